@@ -1,0 +1,72 @@
+# Vigil — two commands: `make dev` serves the worker locally, `make test` runs every test.
+# Each target installs what is missing first; installed tools are reused (see `tools`).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+WORKER_BUILD_VERSION := 0.8.7
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
+CARGO_BIN := $(HOME)/.cargo/bin
+NODE_BIN := $(CURDIR)/node_modules/.bin
+STATE_DIR := $(CURDIR)/.wrangler/state
+PORT ?= 8787
+
+# worker-build uses these instead of downloading its own copies (which fails offline).
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+export WASM_OPT_BIN := $(NODE_BIN)/wasm-opt
+export ESBUILD_BIN := $(NODE_BIN)/esbuild
+export WRANGLER_SEND_METRICS := false
+export PATH := $(CARGO_BIN):$(PATH)
+
+.PHONY: help tools test-tools build migrate dev test lint bench clean
+
+help:
+	@echo "make dev    install what is missing, build, migrate local D1, serve on 127.0.0.1:$(PORT)"
+	@echo "make test   install what is missing, build, run unit and integration tests"
+	@echo "make lint   cargo fmt --check and clippy -D warnings for host and wasm32"
+	@echo "make bench  run the benchmarks in bench/"
+
+## tools: the Rust target, worker-build, the wasm-bindgen CLI and the npm packages, each
+## installed only when missing or at the wrong version.
+tools: node_modules/.installed
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)" \
+	  || cargo install worker-build --version $(WORKER_BUILD_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" \
+	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## test-tools: promtool (and Alertmanager) from Debian's packages, for the integration tests.
+test-tools:
+	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
+
+build: tools
+	worker-build --release
+
+migrate: build
+	CI=1 $(NODE_BIN)/wrangler d1 migrations apply DB --local --persist-to $(STATE_DIR)
+
+dev: migrate
+	@test -f .dev.vars || cp .dev.vars.example .dev.vars
+	$(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --test-scheduled
+
+test: build test-tools
+	cargo test
+
+lint: tools
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf build target .wrangler

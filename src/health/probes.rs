@@ -1,0 +1,86 @@
+//! Runs the readiness checks against the real bindings, concurrently, each under its own
+//! timeout, so readiness takes as long as the slowest check rather than the sum.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::future::{join_all, select, Either};
+use worker::{Date, Delay, Env};
+
+use super::checks::{migration_gap, Check, CheckResult};
+use crate::build_info::MIGRATIONS;
+use crate::store;
+
+/// Key read by the KV check and object headed by the R2 check; they need not exist.
+pub const PROBE_KEY: &str = "vigil:readiness-probe";
+pub const KV_BINDING: &str = "KV";
+pub const R2_BINDING: &str = "BUCKET";
+
+/// Runs `checks` concurrently, each limited to `timeout_ms`.
+pub async fn run_all(env: &Env, checks: &[Check], timeout_ms: u32) -> Vec<CheckResult> {
+    join_all(checks.iter().map(|&check| run_one(env, check, timeout_ms))).await
+}
+
+/// Runs one check under `timeout_ms`; a check that takes longer fails with `timeout after Nms`.
+pub async fn run_one(env: &Env, check: Check, timeout_ms: u32) -> CheckResult {
+    let started = now_ms();
+    let error = match with_timeout(probe(env, check), timeout_ms).await {
+        Some(Ok(())) => None,
+        Some(Err(reason)) => Some(reason),
+        None => Some(format!("timeout after {timeout_ms}ms")),
+    };
+    CheckResult {
+        check,
+        duration_ms: now_ms() - started,
+        error,
+    }
+}
+
+/// `Some(output)` when `future` finishes within `timeout_ms`, `None` on timeout.
+pub async fn with_timeout<T>(future: impl Future<Output = T>, timeout_ms: u32) -> Option<T> {
+    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
+    match select(Box::pin(future), timer).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
+pub fn now_ms() -> f64 {
+    Date::now().as_millis() as f64
+}
+
+async fn probe(env: &Env, check: Check) -> Result<(), String> {
+    match check {
+        Check::D1 => {
+            let db = store::database(env).map_err(|e| e.to_string())?;
+            store::ping(&db).await.map_err(|e| e.to_string())
+        }
+        Check::Migrations => {
+            let db = store::database(env).map_err(|e| e.to_string())?;
+            let applied = store::applied_migrations(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            migration_gap(MIGRATIONS, &applied)
+        }
+        Check::Kv => {
+            let kv = env
+                .kv(KV_BINDING)
+                .map_err(|_| format!("KV binding {KV_BINDING} is not configured"))?;
+            kv.get(PROBE_KEY)
+                .text()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("KV read failed: {e}"))
+        }
+        Check::R2 => {
+            let bucket = env
+                .bucket(R2_BINDING)
+                .map_err(|_| format!("R2 binding {R2_BINDING} is not configured"))?;
+            bucket
+                .head(PROBE_KEY)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("R2 head failed: {}", store::describe(&e)))
+        }
+    }
+}

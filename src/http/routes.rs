@@ -1,0 +1,124 @@
+//! The route table: which endpoint a method and path reach, with the route template used as the
+//! metric and log label (never the raw path, so label cardinality stays bounded).
+
+use crate::health::checks::Check;
+
+/// The endpoints Vigil serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Livez,
+    Readyz,
+    ReadyzCheck(Check),
+    Health,
+    HealthDetailed,
+}
+
+/// What a request resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Found(Endpoint),
+    MethodNotAllowed { allow: &'static str },
+    NotFound,
+}
+
+/// A resolved request: its route template and outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    pub template: &'static str,
+    pub outcome: Outcome,
+}
+
+/// The label used for every path that matches no route.
+pub const UNMATCHED: &str = "unmatched";
+
+const GET_HEAD: &str = "GET, HEAD";
+const GET: &str = "GET";
+
+/// Resolves `method` and `path` to an endpoint.
+pub fn resolve(method: &str, path: &str) -> RouteMatch {
+    let (template, allow, endpoint) = match path {
+        "/livez" => ("/livez", GET_HEAD, Endpoint::Livez),
+        "/health/liveness" => ("/health/liveness", GET_HEAD, Endpoint::Livez),
+        "/readyz" => ("/readyz", GET_HEAD, Endpoint::Readyz),
+        "/health/readiness" => ("/health/readiness", GET_HEAD, Endpoint::Readyz),
+        "/health" => ("/health", GET_HEAD, Endpoint::Health),
+        "/health/detailed" => ("/health/detailed", GET, Endpoint::HealthDetailed),
+        _ if path.starts_with("/readyz/") => {
+            let template = "/readyz/{check}";
+            match Check::parse(&path["/readyz/".len()..]) {
+                Some(check) => (template, GET_HEAD, Endpoint::ReadyzCheck(check)),
+                None => {
+                    return RouteMatch {
+                        template,
+                        outcome: Outcome::NotFound,
+                    }
+                }
+            }
+        }
+        _ => {
+            return RouteMatch {
+                template: UNMATCHED,
+                outcome: Outcome::NotFound,
+            }
+        }
+    };
+    let allowed = allow.split(", ").any(|m| m == method);
+    RouteMatch {
+        template,
+        outcome: if allowed {
+            Outcome::Found(endpoint)
+        } else {
+            Outcome::MethodNotAllowed { allow }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_has_two_paths_and_accepts_get_and_head() {
+        for path in ["/livez", "/health/liveness"] {
+            for method in ["GET", "HEAD"] {
+                assert_eq!(
+                    resolve(method, path).outcome,
+                    Outcome::Found(Endpoint::Livez)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn readyz_checks_share_one_template_and_unknown_checks_are_404() {
+        let m = resolve("GET", "/readyz/kv");
+        assert_eq!(m.template, "/readyz/{check}");
+        assert_eq!(m.outcome, Outcome::Found(Endpoint::ReadyzCheck(Check::Kv)));
+        let m = resolve("GET", "/readyz/nope");
+        assert_eq!(m.template, "/readyz/{check}");
+        assert_eq!(m.outcome, Outcome::NotFound);
+    }
+
+    #[test]
+    fn detailed_health_is_get_only() {
+        assert_eq!(
+            resolve("HEAD", "/health/detailed").outcome,
+            Outcome::MethodNotAllowed { allow: "GET" }
+        );
+    }
+
+    #[test]
+    fn other_methods_get_405_with_allow() {
+        assert_eq!(
+            resolve("POST", "/livez").outcome,
+            Outcome::MethodNotAllowed { allow: "GET, HEAD" }
+        );
+    }
+
+    #[test]
+    fn unknown_paths_share_one_label() {
+        let m = resolve("GET", "/wp-admin/../../etc/passwd");
+        assert_eq!(m.template, UNMATCHED);
+        assert_eq!(m.outcome, Outcome::NotFound);
+    }
+}

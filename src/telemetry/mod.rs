@@ -1,0 +1,4 @@
+//! What Vigil tells operators about itself: structured logs, metrics and Analytics Engine
+//! datapoints.
+
+pub mod log;

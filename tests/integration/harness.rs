@@ -1,0 +1,328 @@
+//! Runs the real worker in local `workerd` (through `wrangler dev`) for the integration tests.
+//!
+//! Each [`Worker`] gets its own wrangler config (derived from the project's `wrangler.toml`, so
+//! tests exercise the real bindings), its own `--persist-to` directory (fresh D1, KV and R2
+//! state), a free port, and its own process group, which is killed when the `Worker` is dropped
+//! — also when a test panics — and by `stop_all` when the run ends.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use std::os::unix::process::CommandExt;
+
+/// Process groups of every instance still running, so `stop_all` can end them.
+static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+static BUILD: Once = Once::new();
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+fn project_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn wrangler() -> PathBuf {
+    project_dir().join("node_modules/.bin/wrangler")
+}
+
+/// Builds the worker once per test run (`make build`: worker-build with the cached tools).
+pub fn build_once() {
+    BUILD.call_once(|| {
+        let status = Command::new("make")
+            .arg("--no-print-directory")
+            .arg("build")
+            .current_dir(project_dir())
+            .status()
+            .expect("make is installed");
+        assert!(status.success(), "`make build` failed; see its output above");
+    });
+}
+
+/// How an instance differs from the project's `wrangler.toml`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Bindings to remove (e.g. `"KV"`), to produce a missing-binding fault for real.
+    pub without_bindings: Vec<&'static str>,
+    /// Leave the local D1 database unmigrated.
+    pub unmigrated: bool,
+    /// Extra `[vars]`.
+    pub vars: Vec<(&'static str, String)>,
+}
+
+/// A running worker instance.
+pub struct Worker {
+    pub base: String,
+    dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Child,
+}
+
+impl Worker {
+    pub fn start(options: Options) -> Worker {
+        build_once();
+        let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("vigil-it-{}-{id}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("temp dir is writable");
+        let config = dir.join("wrangler.toml");
+        fs::write(&config, test_config(&options)).expect("temp dir is writable");
+
+        if !options.unmigrated {
+            let output = Command::new(wrangler())
+                .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+                .arg(dir.join("state"))
+                .arg("--config")
+                .arg(&config)
+                .env("CI", "1")
+                .env("WRANGLER_SEND_METRICS", "false")
+                .output()
+                .expect("wrangler is installed (make tools)");
+            assert!(
+                output.status.success(),
+                "migrations failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+
+        let port = free_port();
+        let log = dir.join("wrangler.log");
+        let log_file = fs::File::create(&log).expect("temp dir is writable");
+        let child = Command::new(wrangler())
+            .arg("dev")
+            .arg("--config")
+            .arg(&config)
+            .args(["--local", "--ip", "127.0.0.1", "--test-scheduled"])
+            .args(["--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(dir.join("state"))
+            .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "1")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .expect("wrangler is installed (make tools)");
+        RUNNING.lock().unwrap().push(child.id() as i32);
+
+        let mut worker = Worker {
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            config,
+            log,
+            child,
+        };
+        worker.wait_until_serving();
+        worker
+    }
+
+    fn wait_until_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("wrangler dev exited with {status}:\n{}", self.logs());
+            }
+            if ureq::get(&self.url("/livez"))
+                .timeout(Duration::from_secs(2))
+                .call()
+                .is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("worker did not answer within 120 s:\n{}", self.logs());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request and returns the response whatever its status.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = ureq::request(method, &self.url(path)).timeout(Duration::from_secs(30));
+        for (name, value) in headers {
+            req = req.set(name, value);
+        }
+        Reply::from(req.call())
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[])
+    }
+
+    /// Runs the scheduled handler as if the minute cron fired at `time_ms` (epoch milliseconds).
+    pub fn run_cron(&self, time_ms: u64) {
+        let reply = self.get(&format!(
+            "/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time={time_ms}"
+        ));
+        assert_eq!(reply.status, 200, "scheduled handler: {}", reply.body);
+    }
+
+    /// Runs `sql` against this instance's local D1 through wrangler and returns the rows.
+    pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
+        let output = Command::new(wrangler())
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(self.dir.join("state"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--command", sql])
+            .env("CI", "1")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .output()
+            .expect("wrangler is installed");
+        assert!(
+            output.status.success(),
+            "d1 execute failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("wrangler --json prints JSON");
+        parsed[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Everything wrangler and the worker printed so far.
+    pub fn logs(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The worker's structured log lines (one JSON object per line) printed so far.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        self.logs()
+            .lines()
+            .filter_map(|line| line.find('{').map(|start| &line[start..]))
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .filter(|v: &serde_json::Value| v.get("service").is_some())
+            .collect()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let pgid = self.child.id() as i32;
+        stop_group(pgid);
+        let _ = self.child.wait();
+        RUNNING.lock().unwrap().retain(|&p| p != pgid);
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Ends every instance still running (the shared ones live until the run ends).
+pub fn stop_all() {
+    let groups = std::mem::take(&mut *RUNNING.lock().unwrap());
+    for pgid in groups {
+        stop_group(pgid);
+    }
+}
+
+/// Ends one process group we started: SIGTERM, then SIGKILL if it lingers.
+fn stop_group(pgid: i32) {
+    unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if unsafe { libc::kill(-pgid, 0) } != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,
+/// bindings removed and vars added as `options` says.
+fn test_config(options: &Options) -> String {
+    let text = fs::read_to_string(project_dir().join("wrangler.toml")).expect("wrangler.toml");
+    let mut config: toml::Table = text.parse().expect("wrangler.toml is valid TOML");
+    config.remove("build");
+    let abs = |p: &str| project_dir().join(p).to_string_lossy().into_owned();
+    config.insert("main".into(), abs("build/worker/shim.mjs").into());
+    for section in [
+        "d1_databases",
+        "kv_namespaces",
+        "r2_buckets",
+        "analytics_engine_datasets",
+    ] {
+        if let Some(toml::Value::Array(bindings)) = config.get_mut(section) {
+            bindings.retain(|b| {
+                let name = b.get("binding").and_then(|n| n.as_str()).unwrap_or("");
+                !options.without_bindings.contains(&name)
+            });
+            for binding in bindings.iter_mut() {
+                if let Some(dir) = binding.get_mut("migrations_dir") {
+                    *dir = abs(dir.as_str().unwrap_or("migrations")).into();
+                }
+            }
+        }
+    }
+    let vars = config
+        .entry("vars")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    if let toml::Value::Table(vars) = vars {
+        vars.insert("ENVIRONMENT".into(), "test".into());
+        for (name, value) in &options.vars {
+            vars.insert(name.to_string(), value.clone().into());
+        }
+    }
+    toml::to_string(&config).expect("config serializes")
+}
+
+/// A response: status, headers (lower-case names) and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+impl From<Result<ureq::Response, ureq::Error>> for Reply {
+    fn from(result: Result<ureq::Response, ureq::Error>) -> Reply {
+        let response = match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .map(|name| {
+                let value = response.header(&name).unwrap_or("").to_string();
+                (name.to_ascii_lowercase(), value)
+            })
+            .collect();
+        let status = response.status();
+        let body = response.into_string().unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}

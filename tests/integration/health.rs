@@ -1,0 +1,181 @@
+use crate::harness::{Options, Worker};
+use crate::{shared, ADMIN_TOKEN};
+
+crate::tests!(
+    readyz_passes_plainly_and_verbosely_with_one_timing_per_check,
+    every_single_check_passes_and_unknown_checks_are_404,
+    health_is_health_json_with_a_response_time_per_component,
+    detailed_health_needs_the_admin_token,
+    detailed_health_round_trips_every_store_and_reports_the_heartbeat,
+    readyz_reports_503_and_names_kv_when_kv_binding_is_missing,
+    readyz_fails_on_r2_when_the_bucket_binding_is_missing,
+    unmigrated_database_fails_the_migrations_check_only,
+);
+
+const CHECKS: [&str; 4] = ["d1", "kv", "r2", "migrations"];
+
+fn readyz_passes_plainly_and_verbosely_with_one_timing_per_check() {
+    let worker = shared();
+    for path in ["/readyz", "/health/readiness"] {
+        let reply = worker.get(path);
+        assert_eq!((reply.status, reply.body.as_str()), (200, "ok"), "{path}");
+        let timing = reply.header("server-timing").unwrap_or_default();
+        for check in CHECKS {
+            assert!(timing.contains(&format!("{check};dur=")), "{timing}");
+        }
+        assert!(timing.contains("total;dur="), "{timing}");
+    }
+    let verbose = worker.get("/readyz?verbose");
+    assert_eq!(verbose.status, 200);
+    assert_eq!(
+        verbose.body,
+        "[+]d1 ok\n[+]kv ok\n[+]r2 ok\n[+]migrations ok\nreadyz check passed"
+    );
+    assert_eq!(worker.request("HEAD", "/readyz", &[]).status, 200);
+}
+
+fn every_single_check_passes_and_unknown_checks_are_404() {
+    let worker = shared();
+    for check in CHECKS {
+        let reply = worker.get(&format!("/readyz/{check}"));
+        assert_eq!((reply.status, reply.body.as_str()), (200, "ok"), "{check}");
+    }
+    assert_eq!(worker.get("/readyz/nope").status, 404);
+}
+
+fn health_is_health_json_with_a_response_time_per_component() {
+    let reply = shared().get("/health");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/health+json"));
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body = reply.json();
+    assert!(["pass", "warn"].contains(&body["status"].as_str().unwrap_or("")), "{body}");
+    assert_eq!(body["serviceId"], "vigil");
+    assert!(body["version"].is_string() && body["releaseId"].is_string());
+    for check in CHECKS {
+        let entry = &body["checks"][format!("{check}:responseTime")][0];
+        assert_eq!(entry["observedUnit"], "ms", "{body}");
+        assert!(entry["observedValue"].is_number(), "{body}");
+        assert!(entry["time"].is_string(), "{body}");
+    }
+}
+
+fn detailed_health_needs_the_admin_token() {
+    let worker = shared();
+    for auth in [None, Some("Bearer wrong"), Some("test-admin-token")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let reply = worker.request("GET", "/health/detailed", &headers);
+        assert_eq!(reply.status, 401, "{auth:?}");
+        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert!(reply.header("www-authenticate").is_some());
+    }
+}
+
+fn detailed_health_round_trips_every_store_and_reports_the_heartbeat() {
+    let worker = Worker::start(Options {
+        vars: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Options::default()
+    });
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let before = worker.request("GET", "/health/detailed", &[("Authorization", &auth)]);
+    assert_eq!(before.status, 200, "{}", before.body);
+    let body = before.json();
+    for store in ["kv", "r2", "d1"] {
+        assert_eq!(body["smokeTests"][store]["status"], "pass", "{body}");
+    }
+    assert_eq!(body["migrations"]["upToDate"], true, "{body}");
+    assert_eq!(body["cronHeartbeat"]["status"], "warn", "no cron has run yet: {body}");
+    assert_eq!(body["status"], "warn");
+
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    worker.run_cron(now_ms);
+    let after = worker
+        .request("GET", "/health/detailed", &[("Authorization", &auth)])
+        .json();
+    assert_eq!(after["cronHeartbeat"]["status"], "pass", "{after}");
+    assert!(after["cronHeartbeat"]["ageSeconds"].as_f64().unwrap() < 60.0);
+}
+
+fn readyz_reports_503_and_names_kv_when_kv_binding_is_missing() {
+    let worker = Worker::start(Options {
+        without_bindings: vec!["KV"],
+        ..Options::default()
+    });
+    let reply = worker.get("/readyz");
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply.body,
+        "[+]d1 ok\n[-]kv failed: reason withheld\n[+]r2 ok\n[+]migrations ok\nreadyz check failed"
+    );
+    let excluded = worker.get("/readyz?exclude=kv");
+    assert_eq!((excluded.status, excluded.body.as_str()), (200, "ok"));
+    let excluded = worker.get("/readyz?verbose&exclude=kv&exclude=r2");
+    assert_eq!(excluded.status, 200, "{}", excluded.body);
+    assert!(excluded.body.contains("[+]kv excluded: ok"), "{}", excluded.body);
+    assert!(excluded.body.contains("[+]r2 excluded: ok"), "{}", excluded.body);
+
+    let single = worker.get("/readyz/kv");
+    assert_eq!(single.status, 503);
+    assert!(single.body.starts_with("internal server error: "), "{}", single.body);
+    assert!(!single.body.contains("binding"));
+
+    let health = worker.get("/health");
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json()["status"], "fail");
+    assert!(!health.body.contains("not configured"), "{}", health.body);
+
+    assert_eq!(worker.get("/livez").status, 200, "liveness ignores dependencies");
+    let logged = worker.log_lines().into_iter().any(|line| {
+        line["check"] == "kv"
+            && line["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("KV binding KV is not configured"))
+    });
+    assert!(logged, "the real reason is logged:\n{}", worker.logs());
+
+    let detailed = worker.get("/health/detailed");
+    assert_eq!(detailed.status, 403, "no ADMIN_TOKEN configured here");
+    assert!(detailed.body.contains("wrangler secret put ADMIN_TOKEN"), "{}", detailed.body);
+}
+
+fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
+    let worker = Worker::start(Options {
+        without_bindings: vec!["BUCKET"],
+        ..Options::default()
+    });
+    let reply = worker.get("/readyz");
+    assert_eq!(reply.status, 503);
+    assert!(reply.body.contains("[-]r2 failed: reason withheld"), "{}", reply.body);
+    assert!(reply.body.contains("[+]kv ok"), "{}", reply.body);
+    assert_eq!(worker.get("/readyz?exclude=r2").status, 200);
+    assert_eq!(worker.get("/readyz/r2").status, 503);
+    assert_eq!(worker.get("/health/liveness").status, 200);
+}
+
+fn unmigrated_database_fails_the_migrations_check_only() {
+    let worker = Worker::start(Options {
+        unmigrated: true,
+        vars: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Options::default()
+    });
+    assert_eq!(worker.get("/readyz/d1").status, 200);
+    assert_eq!(worker.get("/readyz/migrations").status, 503);
+    let reply = worker.get("/readyz");
+    assert!(reply.body.contains("[-]migrations failed: reason withheld"), "{}", reply.body);
+    let detailed = worker
+        .request(
+            "GET",
+            "/health/detailed",
+            &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+        )
+        .json();
+    assert_eq!(detailed["status"], "fail");
+    assert_eq!(detailed["migrations"]["upToDate"], false, "{detailed}");
+    let output = detailed["checks"]["migrations:responseTime"][0]["output"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(output.contains("0 of"), "{detailed}");
+}

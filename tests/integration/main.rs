@@ -1,0 +1,56 @@
+//! Integration tests: the real worker in local `workerd`, over real HTTP, with real local D1, KV
+//! and R2. One binary with a libtest-compatible runner, so the instances it starts are ended once
+//! every test has run, whatever the outcome.
+
+mod harness;
+
+mod cron;
+mod health;
+mod liveness;
+
+use std::sync::OnceLock;
+
+use harness::{Options, Worker};
+use libtest_mimic::{Arguments, Trial};
+
+/// `ADMIN_TOKEN` of the instances that set one.
+pub const ADMIN_TOKEN: &str = "it-admin-token";
+
+/// The instance most tests share: the project's configuration, migrated, all bindings present.
+pub fn shared() -> &'static Worker {
+    static SHARED: OnceLock<Worker> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        Worker::start(Options {
+            vars: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+            ..Options::default()
+        })
+    })
+}
+
+/// Declares the test functions of a module as `(name, fn)` pairs.
+#[macro_export]
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn all() -> Vec<(&'static str, fn())> {
+            vec![$((concat!(module_path!(), "::", stringify!($name)), $name as fn())),*]
+        }
+    };
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = [liveness::all(), health::all(), cron::all()]
+        .into_iter()
+        .flatten()
+        .map(|(name, test)| {
+            let name = name.trim_start_matches("integration::");
+            Trial::test(name, move || {
+                test();
+                Ok(())
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    harness::stop_all();
+    conclusion.exit();
+}
