@@ -4,6 +4,7 @@
 //! and a thin shell that adapts it to the Workers runtime. The shell is the two entry points
 //! below plus the modules that touch bindings: `http::serve`, `health::probes`, `store`, `cron`.
 
+mod alerting;
 mod build_info;
 mod config;
 mod cron;

@@ -1,4 +1,6 @@
 //! What Vigil tells operators about itself: structured logs, metrics and Analytics Engine
 //! datapoints.
 
+pub mod exposition;
 pub mod log;
+pub mod metrics;
