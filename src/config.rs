@@ -21,6 +21,8 @@ pub struct Config {
     pub check_timeout_ms: u32,
     /// A check that succeeds but takes longer than this reports `warn` in `/health`.
     pub slow_check_ms: u32,
+    /// How often an isolate flushes its request metrics to D1 (0 = after every request).
+    pub metrics_flush_seconds: u32,
 }
 
 /// A configuration variable that is set but cannot be used, with what is expected instead.
@@ -55,6 +57,7 @@ impl Config {
             metrics_token: get("METRICS_TOKEN"),
             check_timeout_ms: number(&get, "CHECK_TIMEOUT_MS", 2000, 1..=60_000)?,
             slow_check_ms: number(&get, "SLOW_CHECK_MS", 1000, 0..=60_000)?,
+            metrics_flush_seconds: number(&get, "METRICS_FLUSH_SECONDS", 10, 0..=3600)?,
         })
     }
 }

@@ -7,8 +7,10 @@ use serde_json::{json, Map};
 use worker::{Date, Env, ScheduledEvent};
 
 use crate::config::Config;
+use crate::http;
 use crate::store;
-use crate::telemetry::log::{error_field, Level, Logger};
+use crate::telemetry::pipeline;
+use crate::telemetry::log::{error_field, Level};
 
 /// The job name under which the minute cron records its heartbeat.
 pub const JOB: &str = "minute";
@@ -16,14 +18,15 @@ pub const JOB: &str = "minute";
 pub async fn run(event: ScheduledEvent, env: Env) {
     let now_ms = event.schedule();
     let started = Date::now().as_millis() as f64;
-    let config = Config::parse(|name| env.var(name).ok().map(|v| v.to_string()));
-    let logger = match &config {
-        Ok(c) => Logger::new(c.log_level, &c.service_name, &c.environment),
-        Err(_) => Logger::new(Level::Info, "vigil", "unknown"),
-    };
+    let config = Config::parse(|name| http::env_string(&env, name));
+    let logger = http::logger_for(&config);
     let mut failures: Vec<String> = Vec::new();
     if let Err(e) = &config {
         failures.push(e.to_string());
+    }
+
+    if let Err(e) = pipeline::flush(&env, now_ms).await {
+        failures.push(format!("metrics flush: {e}"));
     }
 
     let heartbeat = async {

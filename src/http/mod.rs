@@ -1,6 +1,7 @@
-//! The HTTP shell: resolves the route, runs the handler, and gives every response the headers
-//! and the access-log line DESIGN.md §2–3 promise. Everything it decides is delegated to the
-//! pure modules below; this file only adapts them to the runtime.
+//! The HTTP shell: resolves the route, runs the handler, and gives every response the headers,
+//! the access-log line, the metric counts and the Analytics Engine datapoint DESIGN.md §2–3
+//! promise. Everything it decides is delegated to the pure modules below; this file only adapts
+//! them to the runtime.
 
 mod auth;
 mod handlers;
@@ -9,19 +10,24 @@ mod request_id;
 mod routes;
 mod timing;
 
-use serde_json::{json, Map};
-use worker::{Context, Date, Env, Headers, Request, Response, Result};
+use serde_json::{json, Map, Value};
+use worker::{AnalyticsEngineDataPointBuilder, Context, Date, Env, Headers, Request, Response, Result};
 
 use crate::build_info;
 use crate::config::Config;
-use crate::telemetry::log::{error_field, Level, Logger};
+use crate::telemetry::analytics::{self, RequestFacts};
+use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
+use crate::telemetry::pipeline;
 use reply::{ApiError, Reply};
 use routes::Outcome;
 use timing::ServerTiming;
 
-/// Serves one request. Never fails: every error becomes a problem+json response and a log line.
-pub async fn serve(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let started_ms = Date::now().as_millis() as f64;
+/// The Analytics Engine binding's name in `wrangler.toml`.
+const ANALYTICS_BINDING: &str = "ANALYTICS";
+
+/// Serves one request. Every error becomes a problem+json response and a log line.
+pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let started_ms = now_ms();
     let method = req.method().to_string();
     let url = req.url()?;
     let path = url.path().to_string();
@@ -30,10 +36,7 @@ pub async fn serve(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = request_id::accept_or_generate(header("x-request-id").as_deref());
     let route = routes::resolve(&method, &path);
     let config = Config::parse(|name| env_string(&env, name));
-    let logger = match &config {
-        Ok(c) => Logger::new(c.log_level, &c.service_name, &c.environment),
-        Err(_) => Logger::new(Level::Info, "vigil", "unknown"),
-    };
+    let logger = logger_for(&config);
     let mut timing = ServerTiming::default();
 
     let result = match (route.outcome, &config) {
@@ -41,6 +44,7 @@ pub async fn serve(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Outcome::MethodNotAllowed { allow }, _) => {
             Err(ApiError::method_not_allowed(&method, allow))
         }
+        (Outcome::Found(_), Err(e)) => Err(ApiError::new(500, "Invalid Configuration", e.to_string())),
         (Outcome::Found(endpoint), Ok(config)) => {
             let accept = header("accept").unwrap_or_default();
             let authorization = header("authorization");
@@ -55,11 +59,6 @@ pub async fn serve(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             };
             handlers::handle(endpoint, &info, &mut timing).await
         }
-        (Outcome::Found(_), Err(e)) => Err(ApiError::new(
-            500,
-            "Invalid Configuration",
-            e.to_string(),
-        )),
     };
     let (reply, error) = match result {
         Ok(reply) => (reply, None),
@@ -69,29 +68,101 @@ pub async fn serve(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
     };
 
-    let total_ms = Date::now().as_millis() as f64 - started_ms;
-    let mut fields = Map::new();
-    fields.insert("requestId".into(), request_id.clone().into());
-    fields.insert("rayId".into(), header("cf-ray").into());
-    fields.insert("colo".into(), req.cf().map(|cf| cf.colo()).into());
-    fields.insert("method".into(), method.clone().into());
-    fields.insert("route".into(), route.template.into());
-    fields.insert("status".into(), reply.status.into());
-    fields.insert("durationMs".into(), json!(total_ms));
-    let level = match reply.status {
-        500.. => Level::Error,
-        _ => Level::Info,
+    let finished_ms = now_ms();
+    let duration_ms = finished_ms - started_ms;
+    let cf = req.cf();
+    let colo = cf.map(|cf| cf.colo()).unwrap_or_default();
+    let country = cf.and_then(|cf| cf.country()).unwrap_or_default();
+    let facts = RequestFacts {
+        method: &method,
+        route: route.template,
+        status: reply.status,
+        colo: &colo,
+        country: &country,
+        request_id: &request_id,
+        duration_ms,
+        d1_operations: timing.d1_operations(),
     };
+
+    let mut fields = Map::new();
+    fields.insert("requestId".into(), request_id.as_str().into());
+    fields.insert("rayId".into(), header("cf-ray").into());
+    fields.insert("colo".into(), colo.as_str().into());
+    fields.insert("method".into(), method.as_str().into());
+    fields.insert("route".into(), route.template.into());
+    fields.insert("path".into(), truncate(&path, 256).into());
+    if !query.is_empty() {
+        fields.insert("query".into(), truncate(&redact_query(&query), 512).into());
+    }
+    fields.insert("status".into(), reply.status.into());
+    fields.insert("durationMs".into(), json!(duration_ms));
+    fields.insert("d1Operations".into(), facts.d1_operations.into());
+    if let Some(agent) = header("user-agent") {
+        fields.insert("userAgent".into(), truncate(&agent, 256).into());
+    }
     if let Some(error) = error {
         fields.insert("error".into(), error);
     }
-    logger.emit(level, "request", fields);
+    if let Err(e) = write_datapoint(&env, &facts) {
+        logger.emit(Level::Warn, "analytics engine write failed", event(&request_id, e));
+    }
+    logger.emit(level_for(reply.status), "request", fields);
 
-    to_response(reply, method == "HEAD", &request_id, &timing.header(total_ms))
+    pipeline::record(finished_ms, route.template, &method, reply.status, duration_ms);
+    if let Ok(config) = &config {
+        if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
+            let (env, logger, request_id) = (env.clone(), logger.clone(), request_id.clone());
+            ctx.wait_until(async move {
+                if let Err(e) = pipeline::flush(&env, finished_ms).await {
+                    logger.emit(Level::Warn, "metrics flush failed; counts kept for the next flush", event(&request_id, e));
+                }
+            });
+        }
+    }
+
+    to_response(reply, method == "HEAD", &request_id, &timing.header(duration_ms))
+}
+
+pub fn now_ms() -> f64 {
+    Date::now().as_millis() as f64
+}
+
+pub fn logger_for(config: &std::result::Result<Config, crate::config::ConfigError>) -> Logger {
+    match config {
+        Ok(c) => Logger::new(c.log_level, &c.service_name, &c.environment),
+        Err(_) => Logger::new(Level::Info, "vigil", "unknown"),
+    }
+}
+
+fn level_for(status: u16) -> Level {
+    if status >= 500 {
+        Level::Error
+    } else {
+        Level::Info
+    }
+}
+
+fn event(request_id: &str, error: impl std::fmt::Display) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("requestId".into(), request_id.into());
+    fields.insert("error".into(), error_field("TelemetryWriteFailed", &error.to_string()));
+    fields
+}
+
+/// Writes the request's datapoint; a missing binding or failed write never fails the request.
+fn write_datapoint(env: &Env, facts: &RequestFacts<'_>) -> Result<()> {
+    let point = analytics::datapoint(facts);
+    let dataset = env.analytics_engine(ANALYTICS_BINDING)?;
+    let index = point.indexes[0].as_str();
+    AnalyticsEngineDataPointBuilder::new()
+        .indexes([index])
+        .blobs(point.blobs)
+        .doubles(point.doubles)
+        .write_to(&dataset)
 }
 
 /// A variable or secret as a string, if the environment has it.
-fn env_string(env: &Env, name: &str) -> Option<String> {
+pub fn env_string(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
 }
 
@@ -110,4 +181,3 @@ fn to_response(reply: Reply, head: bool, request_id: &str, server_timing: &str) 
         .with_status(reply.status)
         .with_headers(headers))
 }
-

@@ -101,6 +101,37 @@ pub fn error_field(kind: &str, message: &str) -> Value {
     serde_json::json!({ "type": kind, "message": message })
 }
 
+/// Query parameter names whose values never reach a log line.
+const SENSITIVE: [&str; 7] = [
+    "token", "key", "secret", "password", "auth", "signature", "session",
+];
+
+/// The query string as it may be logged: values of parameters named like a credential are
+/// replaced by `[redacted]`.
+pub fn redact_query(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            let lower = name.to_ascii_lowercase();
+            let shown = if SENSITIVE.iter().any(|s| lower.contains(s)) {
+                "[redacted]"
+            } else {
+                value.as_str()
+            };
+            format!("{name}={shown}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// At most `max` characters of `text`, cut on a character boundary, marked when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +178,27 @@ mod tests {
         assert!(!line.contains('\n') && !line.contains('\r'));
         let parsed: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["message"], "a\nb\r\u{0}c");
+    }
+
+    #[test]
+    fn credential_like_query_values_are_redacted() {
+        let pairs = [
+            ("verbose".to_string(), "".to_string()),
+            ("api_key".to_string(), "k1".to_string()),
+            ("Token".to_string(), "t1".to_string()),
+            ("password".to_string(), "p1".to_string()),
+            ("exclude".to_string(), "kv".to_string()),
+        ];
+        assert_eq!(
+            redact_query(&pairs),
+            "verbose=&api_key=[redacted]&Token=[redacted]&password=[redacted]&exclude=kv"
+        );
+    }
+
+    #[test]
+    fn truncation_cuts_on_character_boundaries() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("hi", 2), "hi");
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! Per-isolate request metrics: counters and latency histograms aggregated in memory and flushed
 //! to D1 minute rollups (see `store`), so D1 writes grow with flushes, not with requests.
+//!
+//! Workers run in many short-lived isolates; counts held here mean nothing until flushed, and
+//! `/metrics` renders the cluster-wide sums from D1. The aggregator is pure; the shell owns the
+//! one per-isolate instance and decides when to flush.
+
+use std::collections::BTreeMap;
 
 /// Upper bounds, in seconds, of the latency histogram buckets (5 ms to 10 s); `+Inf` follows.
 pub const BUCKET_BOUNDS_SECONDS: [f64; 11] = [
@@ -8,3 +14,195 @@ pub const BUCKET_BOUNDS_SECONDS: [f64; 11] = [
 
 /// Number of histogram buckets including `+Inf`.
 pub const BUCKETS: usize = BUCKET_BOUNDS_SECONDS.len() + 1;
+
+/// Most series an isolate holds between flushes. Route templates, a closed set of methods and
+/// status codes bound the real number far below this; the cap only matters when D1 has been
+/// failing for long. At the cap the oldest minute is dropped (and counted), so memory stays
+/// bounded and recent data wins.
+pub const MAX_SERIES: usize = 5_000;
+
+/// One rollup row's identity: the minute and the labels.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// Epoch minute (epoch ms / 60 000).
+    pub minute: i64,
+    pub route: String,
+    pub method: String,
+    pub code: u16,
+}
+
+/// What one series accumulated: request count, duration sum and per-bucket counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesStats {
+    pub count: u64,
+    pub duration_sum_seconds: f64,
+    /// Non-cumulative counts per bucket; the last is `+Inf`.
+    pub buckets: [u64; BUCKETS],
+}
+
+impl SeriesStats {
+    fn add(&mut self, other: &SeriesStats) {
+        self.count += other.count;
+        self.duration_sum_seconds += other.duration_sum_seconds;
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            *mine += theirs;
+        }
+    }
+}
+
+/// The index of the bucket a duration falls into.
+pub fn bucket_index(duration_seconds: f64) -> usize {
+    BUCKET_BOUNDS_SECONDS
+        .iter()
+        .position(|&bound| duration_seconds <= bound)
+        .unwrap_or(BUCKETS - 1)
+}
+
+/// Request methods outside this set count as `OTHER`, keeping the label bounded.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|&m| m == method).unwrap_or("OTHER")
+}
+
+/// An isolate's unflushed request metrics.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    series: BTreeMap<SeriesKey, SeriesStats>,
+    /// When the last flush started; `None` until the first request.
+    last_flush_ms: Option<f64>,
+    /// Requests dropped at the series cap since the isolate started.
+    dropped: u64,
+}
+
+impl Aggregator {
+    /// Counts one request.
+    pub fn record(&mut self, now_ms: f64, route: &str, method: &str, code: u16, duration_ms: f64) {
+        self.last_flush_ms.get_or_insert(now_ms);
+        let seconds = (duration_ms / 1000.0).max(0.0);
+        let mut stats = SeriesStats {
+            count: 1,
+            duration_sum_seconds: seconds,
+            ..SeriesStats::default()
+        };
+        stats.buckets[bucket_index(seconds)] = 1;
+        let key = SeriesKey {
+            minute: (now_ms / 60_000.0).floor() as i64,
+            route: route.to_string(),
+            method: method_label(method).to_string(),
+            code,
+        };
+        self.merge(key, &stats);
+    }
+
+    fn merge(&mut self, key: SeriesKey, stats: &SeriesStats) {
+        if let Some(existing) = self.series.get_mut(&key) {
+            existing.add(stats);
+            return;
+        }
+        while self.series.len() >= MAX_SERIES {
+            let Some((_, oldest)) = self.series.pop_first() else {
+                break;
+            };
+            self.dropped += oldest.count;
+        }
+        self.series.insert(key, stats.clone());
+    }
+
+    /// Whether a flush is due: `interval_ms` after the last one (0 = every request).
+    pub fn flush_due(&self, now_ms: f64, interval_ms: f64) -> bool {
+        !self.series.is_empty()
+            && self
+                .last_flush_ms
+                .is_none_or(|last| now_ms - last >= interval_ms)
+    }
+
+    /// Takes everything unflushed, leaving the aggregator empty, and marks the flush time.
+    pub fn take(&mut self, now_ms: f64) -> Vec<(SeriesKey, SeriesStats)> {
+        self.last_flush_ms = Some(now_ms);
+        std::mem::take(&mut self.series).into_iter().collect()
+    }
+
+    /// Puts back a batch whose flush failed, so the next flush retries it.
+    pub fn restore(&mut self, batch: Vec<(SeriesKey, SeriesStats)>) {
+        for (key, stats) in batch {
+            self.merge(key, &stats);
+        }
+    }
+
+    /// Requests dropped at the series cap.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_fall_into_the_first_bucket_whose_bound_they_do_not_exceed() {
+        assert_eq!(bucket_index(0.0), 0);
+        assert_eq!(bucket_index(0.005), 0);
+        assert_eq!(bucket_index(0.0051), 1);
+        assert_eq!(bucket_index(10.0), 10);
+        assert_eq!(bucket_index(10.5), 11);
+    }
+
+    #[test]
+    fn requests_of_one_series_in_one_minute_share_a_row() {
+        let mut agg = Aggregator::default();
+        agg.record(60_000.0, "/livez", "GET", 200, 3.0);
+        agg.record(119_999.0, "/livez", "GET", 200, 300.0);
+        agg.record(120_000.0, "/livez", "GET", 200, 1.0);
+        agg.record(120_000.0, "unmatched", "BREW", 404, 1.0);
+        let rows = agg.take(120_000.0);
+        assert_eq!(rows.len(), 3);
+        let (key, stats) = &rows[0];
+        assert_eq!((key.minute, key.code), (1, 200));
+        assert_eq!(stats.count, 2);
+        assert!((stats.duration_sum_seconds - 0.303).abs() < 1e-9);
+        assert_eq!(stats.buckets[0], 1);
+        assert_eq!(stats.buckets[5], 1);
+        assert!(rows.iter().any(|(k, _)| k.method == "OTHER"));
+    }
+
+    #[test]
+    fn flush_is_due_after_the_interval_and_only_with_data() {
+        let mut agg = Aggregator::default();
+        assert!(!agg.flush_due(0.0, 10_000.0));
+        agg.record(1_000.0, "/livez", "GET", 200, 1.0);
+        assert!(!agg.flush_due(5_000.0, 10_000.0));
+        assert!(agg.flush_due(11_000.0, 10_000.0));
+        assert!(agg.flush_due(1_000.0, 0.0));
+        agg.take(11_000.0);
+        agg.record(12_000.0, "/livez", "GET", 200, 1.0);
+        assert!(!agg.flush_due(12_000.0, 10_000.0));
+    }
+
+    #[test]
+    fn a_failed_flush_is_restored_and_merged_with_new_counts() {
+        let mut agg = Aggregator::default();
+        agg.record(0.0, "/livez", "GET", 200, 1.0);
+        let batch = agg.take(0.0);
+        agg.record(1.0, "/livez", "GET", 200, 1.0);
+        agg.restore(batch);
+        let rows = agg.take(2.0);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1.count, 2);
+    }
+
+    #[test]
+    fn at_the_series_cap_the_oldest_minute_is_dropped_and_counted() {
+        let mut agg = Aggregator::default();
+        for i in 0..MAX_SERIES {
+            agg.record(0.0, &format!("/r{i}"), "GET", 200, 1.0);
+        }
+        agg.record(60_000.0, "/new", "GET", 200, 1.0);
+        assert_eq!(agg.dropped(), 1);
+        let rows = agg.take(60_000.0);
+        assert_eq!(rows.len(), MAX_SERIES);
+        assert!(rows.iter().any(|(k, _)| k.route == "/new"));
+    }
+}

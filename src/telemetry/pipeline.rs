@@ -1,0 +1,57 @@
+//! The shell side of request metrics: this isolate's one [`Aggregator`], and its flush to D1.
+//!
+//! A flush takes the counts out before writing, so concurrent requests never double count; a
+//! failed write puts them back for the next flush.
+
+use std::cell::RefCell;
+
+use worker::Env;
+
+use super::metrics::Aggregator;
+use crate::store::{self, StoreError};
+
+thread_local! {
+    // Wasm isolates are single-threaded: this is the isolate's aggregator.
+    static AGGREGATOR: RefCell<Aggregator> = RefCell::new(Aggregator::default());
+}
+
+/// Counts one served request.
+pub fn record(now_ms: f64, route: &str, method: &str, code: u16, duration_ms: f64) {
+    AGGREGATOR.with(|a| {
+        a.borrow_mut()
+            .record(now_ms, route, method, code, duration_ms)
+    });
+}
+
+/// Whether this isolate should flush now, given the flush interval.
+pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
+    AGGREGATOR.with(|a| {
+        a.borrow()
+            .flush_due(now_ms, f64::from(interval_seconds) * 1000.0)
+    })
+}
+
+/// Writes everything unflushed to D1; on failure the counts stay for the next flush.
+/// Returns the number of series written.
+pub async fn flush(env: &Env, now_ms: f64) -> Result<usize, StoreError> {
+    let batch = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let written = match store::database(env) {
+        Ok(db) => store::flush_request_metrics(&db, &batch).await,
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => Ok(batch.len()),
+        Err(e) => {
+            AGGREGATOR.with(|a| a.borrow_mut().restore(batch));
+            Err(e)
+        }
+    }
+}
+
+/// Requests this isolate dropped at the series cap.
+pub fn dropped() -> u64 {
+    AGGREGATOR.with(|a| a.borrow().dropped())
+}
