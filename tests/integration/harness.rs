@@ -51,6 +51,8 @@ pub struct Options {
     pub unmigrated: bool,
     /// Extra `[vars]`.
     pub vars: Vec<(&'static str, String)>,
+    /// Secrets, written to the instance's `.dev.vars` (wrangler prints them as hidden).
+    pub secrets: Vec<(&'static str, String)>,
 }
 
 /// A running worker instance.
@@ -71,6 +73,12 @@ impl Worker {
         fs::create_dir_all(&dir).expect("temp dir is writable");
         let config = dir.join("wrangler.toml");
         fs::write(&config, test_config(&options)).expect("temp dir is writable");
+        let dev_vars: String = options
+            .secrets
+            .iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect();
+        fs::write(dir.join(".dev.vars"), dev_vars).expect("temp dir is writable");
 
         if !options.unmigrated {
             let output = Command::new(wrangler())
@@ -193,6 +201,19 @@ impl Worker {
     /// Everything wrangler and the worker printed so far.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) until a structured log line matching `predicate` has been printed —
+    /// console output reaches wrangler asynchronously — and returns every matching line.
+    pub fn wait_for_log(&self, predicate: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines: Vec<_> = self.log_lines().into_iter().filter(|l| predicate(l)).collect();
+            if !lines.is_empty() || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The worker's structured log lines (one JSON object per line) printed so far.

@@ -73,7 +73,7 @@ fn detailed_health_needs_the_admin_token() {
 
 fn detailed_health_round_trips_every_store_and_reports_the_heartbeat() {
     let worker = Worker::start(Options {
-        vars: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
         ..Options::default()
     });
     let auth = format!("Bearer {ADMIN_TOKEN}");
@@ -128,13 +128,13 @@ fn readyz_reports_503_and_names_kv_when_kv_binding_is_missing() {
     assert!(!health.body.contains("not configured"), "{}", health.body);
 
     assert_eq!(worker.get("/livez").status, 200, "liveness ignores dependencies");
-    let logged = worker.log_lines().into_iter().any(|line| {
+    let logged = worker.wait_for_log(|line| {
         line["check"] == "kv"
             && line["error"]["message"]
                 .as_str()
                 .is_some_and(|m| m.contains("KV binding KV is not configured"))
     });
-    assert!(logged, "the real reason is logged:\n{}", worker.logs());
+    assert!(!logged.is_empty(), "the real reason is logged:\n{}", worker.logs());
 
     let detailed = worker.get("/health/detailed");
     assert_eq!(detailed.status, 403, "no ADMIN_TOKEN configured here");
@@ -158,7 +158,7 @@ fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
 fn unmigrated_database_fails_the_migrations_check_only() {
     let worker = Worker::start(Options {
         unmigrated: true,
-        vars: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
         ..Options::default()
     });
     assert_eq!(worker.get("/readyz/d1").status, 200);

@@ -7,6 +7,7 @@ mod harness;
 mod cron;
 mod health;
 mod liveness;
+mod telemetry;
 
 use std::sync::OnceLock;
 
@@ -21,7 +22,7 @@ pub fn shared() -> &'static Worker {
     static SHARED: OnceLock<Worker> = OnceLock::new();
     SHARED.get_or_init(|| {
         Worker::start(Options {
-            vars: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+            secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
             ..Options::default()
         })
     })
@@ -39,7 +40,12 @@ macro_rules! tests {
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = [liveness::all(), health::all(), cron::all()]
+    let trials = [
+        liveness::all(),
+        health::all(),
+        telemetry::all(),
+        cron::all(),
+    ]
         .into_iter()
         .flatten()
         .map(|(name, test)| {
