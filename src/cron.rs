@@ -1,16 +1,20 @@
-//! The minute cron: the steps of DESIGN.md §4, each logged, none able to stop the others.
+//! The minute cron: the steps of DESIGN.md §4, in order, each logged, none able to stop the
+//! others: flush metrics, self-probe, alerting, delivery, housekeeping, heartbeat.
 //!
-//! "Now" is the scheduled event's time, never a clock read elsewhere, so tests drive time through
-//! the scheduled test endpoint.
+//! "Now" is the scheduled event's time, never a clock read elsewhere, so tests drive time
+//! through the scheduled test endpoint.
 
 use serde_json::{json, Map};
 use worker::{Date, Env, ScheduledEvent};
 
+use crate::alerting::{dispatch, engine};
 use crate::config::Config;
+use crate::health::checks::Check;
+use crate::health::probes;
 use crate::http;
 use crate::store;
-use crate::telemetry::pipeline;
 use crate::telemetry::log::{error_field, Level};
+use crate::telemetry::pipeline;
 
 /// The job name under which the minute cron records its heartbeat.
 pub const JOB: &str = "minute";
@@ -21,35 +25,73 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     let config = Config::parse(|name| http::env_string(&env, name));
     let logger = http::logger_for(&config);
     let mut failures: Vec<String> = Vec::new();
-    if let Err(e) = &config {
-        failures.push(e.to_string());
-    }
 
     if let Err(e) = pipeline::flush(&env, now_ms).await {
         failures.push(format!("metrics flush: {e}"));
     }
+    match (&config, store::database(&env)) {
+        (Err(e), _) => failures.push(e.to_string()),
+        (Ok(_), Err(e)) => failures.push(e.to_string()),
+        (Ok(config), Ok(db)) => {
+            let last_success = store::read_heartbeat(&db, JOB)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|hb| hb.last_success_ms);
 
-    let heartbeat = async {
-        let db = store::database(&env)?;
-        let duration = Date::now().as_millis() as f64 - started;
-        let error = (!failures.is_empty()).then(|| failures.join("; "));
-        store::record_heartbeat(&db, JOB, now_ms, duration, error.as_deref()).await
+            // The self-probe: the readiness checks, recorded as the availability SLI's probe
+            // half and as vigil_dependency_* metrics.
+            let results = probes::run_all(&env, &Check::ALL, config.check_timeout_ms).await;
+            if let Err(e) = store::record_self_probe(&db, now_ms, &results).await {
+                failures.push(format!("self-probe: {e}"));
+            }
+            let dependencies: Vec<(String, bool)> = results
+                .iter()
+                .map(|r| (r.check.name().to_string(), r.passed()))
+                .collect();
+
+            if let Err(e) =
+                engine::run(&db, config, &logger, now_ms, &dependencies, last_success).await
+            {
+                failures.push(format!("alerting: {e}"));
+            }
+            match dispatch::deliver_due(&db, config, &logger, now_ms).await {
+                Ok((delivered, failed)) if delivered + failed > 0 => {
+                    let mut fields = Map::new();
+                    fields.insert("delivered".into(), delivered.into());
+                    fields.insert("failed".into(), failed.into());
+                    logger.emit(Level::Info, "notifications sent", fields);
+                }
+                Ok(_) => {}
+                Err(e) => failures.push(format!("notifications: {e}")),
+            }
+            if let Err(e) = store::housekeeping(&db, now_ms).await {
+                failures.push(format!("housekeeping: {e}"));
+            }
+        }
+    }
+
+    let duration = Date::now().as_millis() as f64 - started;
+    let error = (!failures.is_empty()).then(|| failures.join("; "));
+    let heartbeat = match store::database(&env) {
+        Ok(db) => store::record_heartbeat(&db, JOB, now_ms, duration, error.as_deref()).await,
+        Err(e) => Err(e),
     };
-    if let Err(e) = heartbeat.await {
+    if let Err(e) = heartbeat {
         failures.push(format!("heartbeat: {e}"));
     }
 
     let mut fields = Map::new();
     fields.insert("cron".into(), event.cron().into());
     fields.insert("scheduledTime".into(), json!(now_ms));
-    fields.insert(
-        "durationMs".into(),
-        json!(Date::now().as_millis() as f64 - started),
-    );
+    fields.insert("durationMs".into(), json!(duration));
     if failures.is_empty() {
         logger.emit(Level::Info, "cron run", fields);
     } else {
-        fields.insert("error".into(), error_field("CronStepFailed", &failures.join("; ")));
+        fields.insert(
+            "error".into(),
+            error_field("CronStepFailed", &failures.join("; ")),
+        );
         logger.emit(Level::Error, "cron run", fields);
     }
 }

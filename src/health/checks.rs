@@ -99,9 +99,7 @@ pub fn render_probe(
     verbose: bool,
 ) -> ProbeReport {
     let is_excluded = |c: Check| excluded.iter().any(|e| e == c.name());
-    let failed = results
-        .iter()
-        .any(|r| !r.passed() && !is_excluded(r.check));
+    let failed = results.iter().any(|r| !r.passed() && !is_excluded(r.check));
     let status = if failed { 503 } else { 200 };
     if !verbose && !failed {
         return ProbeReport {
@@ -308,10 +306,18 @@ mod tests {
     #[test]
     fn migration_gap_names_what_is_missing() {
         let expected = ["0001_a.sql", "0002_b.sql"];
-        assert_eq!(migration_gap(&expected, &["0001_a.sql".into(), "0002_b.sql".into()]), Ok(()));
+        assert_eq!(
+            migration_gap(&expected, &["0001_a.sql".into(), "0002_b.sql".into()]),
+            Ok(())
+        );
         let err = migration_gap(&expected, &["0001_a.sql".into()]).unwrap_err();
-        assert!(err.contains("1 of 2 migrations applied, missing 0002_b.sql"), "{err}");
-        assert!(migration_gap(&expected, &[]).unwrap_err().contains("0 of 2"));
+        assert!(
+            err.contains("1 of 2 migrations applied, missing 0002_b.sql"),
+            "{err}"
+        );
+        assert!(migration_gap(&expected, &[])
+            .unwrap_err()
+            .contains("0 of 2"));
     }
 
     #[test]
@@ -329,7 +335,7 @@ mod tests {
             release_id: "abc123",
             description: "ops",
         };
-        let results = [pass(Check::D1, 3.14159), pass(Check::Kv, 500.0)];
+        let results = [pass(Check::D1, 3.12345), pass(Check::Kv, 500.0)];
         let (status, body) = render_health(&identity, &results, 100.0, 0.0, false);
         assert_eq!(status, Status::Warn);
         assert_eq!(status.http_status(), 200);
@@ -348,6 +354,9 @@ mod tests {
         assert_eq!(status.http_status(), 503);
         assert!(!public.to_string().contains("bucket gone"));
         let (_, private) = render_health(&identity, &results, 100.0, 0.0, true);
-        assert_eq!(private["checks"]["r2:responseTime"][0]["output"], "bucket gone");
+        assert_eq!(
+            private["checks"]["r2:responseTime"][0]["output"],
+            "bucket gone"
+        );
     }
 }

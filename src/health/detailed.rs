@@ -8,11 +8,14 @@ use worker::Env;
 
 use super::checks::{round_ms, Status};
 use super::probes::{now_ms, with_timeout, KV_BINDING, R2_BINDING};
-use crate::store::{self, Heartbeat};
+use crate::store::{self, ChannelBacklog, Heartbeat};
 use crate::telemetry::log::iso_timestamp;
 
 /// A heartbeat older than this means the cron is not running.
 pub const HEARTBEAT_STALE_MS: f64 = 3.0 * 60_000.0;
+
+/// An undelivered notification older than this means a receiver has been failing for a while.
+pub const BACKLOG_STALE_MS: f64 = 10.0 * 60_000.0;
 
 /// One write → read back → delete round trip.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,8 +76,14 @@ async fn kv_round_trip(env: &Env, id: &str) -> Result<(), String> {
         .execute()
         .await
         .map_err(|e| format!("KV put: {e}"))?;
-    let read = kv.get(&key).text().await.map_err(|e| format!("KV get: {e}"))?;
-    kv.delete(&key).await.map_err(|e| format!("KV delete: {e}"))?;
+    let read = kv
+        .get(&key)
+        .text()
+        .await
+        .map_err(|e| format!("KV get: {e}"))?;
+    kv.delete(&key)
+        .await
+        .map_err(|e| format!("KV delete: {e}"))?;
     expect_same("KV", read.as_deref(), id)
 }
 
@@ -89,14 +98,22 @@ async fn r2_round_trip(env: &Env, id: &str) -> Result<(), String> {
         .execute()
         .await
         .map_err(|e| describe("put", e))?;
-    let read = match bucket.get(&key).execute().await.map_err(|e| describe("get", e))? {
+    let read = match bucket
+        .get(&key)
+        .execute()
+        .await
+        .map_err(|e| describe("get", e))?
+    {
         Some(object) => match object.body() {
             Some(body) => Some(body.text().await.map_err(|e| describe("read", e))?),
             None => None,
         },
         None => None,
     };
-    bucket.delete(&key).await.map_err(|e| describe("delete", e))?;
+    bucket
+        .delete(&key)
+        .await
+        .map_err(|e| describe("delete", e))?;
     expect_same("R2", read.as_deref(), id)
 }
 
@@ -111,7 +128,9 @@ async fn d1_round_trip(env: &Env, id: &str) -> Result<(), String> {
 fn expect_same(component: &str, read: Option<&str>, written: &str) -> Result<(), String> {
     match read {
         Some(value) if value == written => Ok(()),
-        Some(_) => Err(format!("{component} returned a different value than was written")),
+        Some(_) => Err(format!(
+            "{component} returned a different value than was written"
+        )),
         None => Err(format!("{component} lost the value just written")),
     }
 }
@@ -124,7 +143,9 @@ pub fn heartbeat_report(heartbeat: Option<&Heartbeat>, now_ms: f64) -> (Status, 
             json!({"status": "warn", "output": "the cron has never run; check [triggers] crons"}),
         );
     };
-    let age_s = hb.last_success_ms.map(|ms| ((now_ms - ms) / 1000.0).max(0.0).round());
+    let age_s = hb
+        .last_success_ms
+        .map(|ms| ((now_ms - ms) / 1000.0).max(0.0).round());
     let stale = hb
         .last_success_ms
         .is_none_or(|ms| now_ms - ms > HEARTBEAT_STALE_MS);
@@ -138,6 +159,30 @@ pub fn heartbeat_report(heartbeat: Option<&Heartbeat>, now_ms: f64) -> (Status, 
             "ageSeconds": age_s,
             "lastError": hb.last_error,
         }),
+    )
+}
+
+/// The notification outbox per channel; warn when something has waited over 10 minutes.
+pub fn backlog_report(backlog: &[ChannelBacklog], now_ms: f64) -> (Status, Value) {
+    let stale = backlog
+        .iter()
+        .filter_map(|b| b.oldest_created_ms)
+        .any(|oldest| now_ms - oldest > BACKLOG_STALE_MS);
+    let status = if stale { Status::Warn } else { Status::Pass };
+    let channels: Vec<Value> = backlog
+        .iter()
+        .map(|b| {
+            json!({
+                "channel": b.channel,
+                "pending": b.pending,
+                "oldestPending": b.oldest_created_ms.map(iso_timestamp),
+                "lastError": b.last_error,
+            })
+        })
+        .collect();
+    (
+        status,
+        json!({"status": status.as_str(), "outbox": channels}),
     )
 }
 
@@ -163,9 +208,37 @@ mod tests {
     #[test]
     fn a_heartbeat_older_than_three_minutes_or_missing_warns() {
         let now = 1_000_000.0 + HEARTBEAT_STALE_MS + 1.0;
-        assert_eq!(heartbeat_report(Some(&heartbeat(Some(1_000_000.0))), now).0, Status::Warn);
-        assert_eq!(heartbeat_report(Some(&heartbeat(None)), now).0, Status::Warn);
+        assert_eq!(
+            heartbeat_report(Some(&heartbeat(Some(1_000_000.0))), now).0,
+            Status::Warn
+        );
+        assert_eq!(
+            heartbeat_report(Some(&heartbeat(None)), now).0,
+            Status::Warn
+        );
         assert_eq!(heartbeat_report(None, now).0, Status::Warn);
+    }
+
+    #[test]
+    fn a_notification_waiting_over_ten_minutes_warns() {
+        let backlog = |oldest: Option<f64>| ChannelBacklog {
+            channel: "slack".into(),
+            pending: u64::from(oldest.is_some()),
+            oldest_created_ms: oldest,
+            last_error: Some("receiver answered HTTP 500".into()),
+        };
+        let now = 3_600_000.0;
+        assert_eq!(backlog_report(&[backlog(None)], now).0, Status::Pass);
+        assert_eq!(
+            backlog_report(&[backlog(Some(now - 60_000.0))], now).0,
+            Status::Pass
+        );
+        let (status, report) = backlog_report(&[backlog(Some(now - BACKLOG_STALE_MS - 1.0))], now);
+        assert_eq!(status, Status::Warn);
+        assert_eq!(
+            report["outbox"][0]["lastError"],
+            "receiver answered HTTP 500"
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use super::reply::ApiError;
 /// Checks `Authorization: Bearer <token>` against `expected`.
 pub fn require_bearer(authorization: Option<&str>, expected: &str) -> Result<(), ApiError> {
     let given = authorization
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .unwrap_or("");
     if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Ok(());

@@ -11,7 +11,9 @@ mod routes;
 mod timing;
 
 use serde_json::{json, Map, Value};
-use worker::{AnalyticsEngineDataPointBuilder, Context, Date, Env, Headers, Request, Response, Result};
+use worker::{
+    AnalyticsEngineDataPointBuilder, Context, Date, Env, Headers, Request, Response, Result,
+};
 
 use crate::build_info;
 use crate::config::Config;
@@ -44,7 +46,9 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         (Outcome::MethodNotAllowed { allow }, _) => {
             Err(ApiError::method_not_allowed(&method, allow))
         }
-        (Outcome::Found(_), Err(e)) => Err(ApiError::new(500, "Invalid Configuration", e.to_string())),
+        (Outcome::Found(_), Err(e)) => {
+            Err(ApiError::new(500, "Invalid Configuration", e.to_string()))
+        }
         (Outcome::Found(endpoint), Ok(config)) => {
             let accept = header("accept").unwrap_or_default();
             let authorization = header("authorization");
@@ -104,23 +108,42 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         fields.insert("error".into(), error);
     }
     if let Err(e) = write_datapoint(&env, &facts) {
-        logger.emit(Level::Warn, "analytics engine write failed", event(&request_id, e));
+        logger.emit(
+            Level::Warn,
+            "analytics engine write failed",
+            event(&request_id, e),
+        );
     }
     logger.emit(level_for(reply.status), "request", fields);
 
-    pipeline::record(finished_ms, route.template, &method, reply.status, duration_ms);
+    pipeline::record(
+        finished_ms,
+        route.template,
+        &method,
+        reply.status,
+        duration_ms,
+    );
     if let Ok(config) = &config {
         if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
             let (env, logger, request_id) = (env.clone(), logger.clone(), request_id.clone());
             ctx.wait_until(async move {
                 if let Err(e) = pipeline::flush(&env, finished_ms).await {
-                    logger.emit(Level::Warn, "metrics flush failed; counts kept for the next flush", event(&request_id, e));
+                    logger.emit(
+                        Level::Warn,
+                        "metrics flush failed; counts kept for the next flush",
+                        event(&request_id, e),
+                    );
                 }
             });
         }
     }
 
-    to_response(reply, method == "HEAD", &request_id, &timing.header(duration_ms))
+    to_response(
+        reply,
+        method == "HEAD",
+        &request_id,
+        &timing.header(duration_ms),
+    )
 }
 
 pub fn now_ms() -> f64 {
@@ -145,7 +168,10 @@ fn level_for(status: u16) -> Level {
 fn event(request_id: &str, error: impl std::fmt::Display) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("requestId".into(), request_id.into());
-    fields.insert("error".into(), error_field("TelemetryWriteFailed", &error.to_string()));
+    fields.insert(
+        "error".into(),
+        error_field("TelemetryWriteFailed", &error.to_string()),
+    );
     fields
 }
 
@@ -166,7 +192,12 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
 }
 
-fn to_response(reply: Reply, head: bool, request_id: &str, server_timing: &str) -> Result<Response> {
+fn to_response(
+    reply: Reply,
+    head: bool,
+    request_id: &str,
+    server_timing: &str,
+) -> Result<Response> {
     let headers = Headers::new();
     headers.set("Content-Type", reply.content_type)?;
     headers.set("Cache-Control", "no-store")?;
@@ -176,7 +207,11 @@ fn to_response(reply: Reply, head: bool, request_id: &str, server_timing: &str) 
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }
-    let body = if head { Vec::new() } else { reply.body.into_bytes() };
+    let body = if head {
+        Vec::new()
+    } else {
+        reply.body.into_bytes()
+    };
     Ok(Response::from_bytes(body)?
         .with_status(reply.status)
         .with_headers(headers))

@@ -11,6 +11,9 @@ pub enum Endpoint {
     ReadyzCheck(Check),
     Health,
     HealthDetailed,
+    Metrics,
+    Alerts,
+    Slo,
 }
 
 /// What a request resolves to.
@@ -43,6 +46,9 @@ pub fn resolve(method: &str, path: &str) -> RouteMatch {
         "/health/readiness" => ("/health/readiness", GET_HEAD, Endpoint::Readyz),
         "/health" => ("/health", GET_HEAD, Endpoint::Health),
         "/health/detailed" => ("/health/detailed", GET, Endpoint::HealthDetailed),
+        "/metrics" => ("/metrics", GET_HEAD, Endpoint::Metrics),
+        "/api/alerts" => ("/api/alerts", GET, Endpoint::Alerts),
+        "/api/slo" => ("/api/slo", GET, Endpoint::Slo),
         _ if path.starts_with("/readyz/") => {
             let template = "/readyz/{check}";
             match Check::parse(&path["/readyz/".len()..]) {

@@ -38,7 +38,7 @@ mod tests {
     #[test]
     fn header_lists_entries_then_total() {
         let mut timing = ServerTiming::default();
-        timing.record("d1", 3.14);
+        timing.record("d1", 3.12);
         timing.record("kv", 1.2);
         assert_eq!(timing.header(5.0), "d1;dur=3.1, kv;dur=1.2, total;dur=5.0");
         assert_eq!(ServerTiming::default().header(0.26), "total;dur=0.3");

@@ -82,8 +82,12 @@ impl Logger {
 
     /// Formats and writes an event to the console (the shell's side of logging).
     pub fn emit(&self, level: Level, message: &str, fields: Map<String, Value>) {
-        if let Some(line) = self.format(level, message, fields, worker::Date::now().as_millis() as f64)
-        {
+        if let Some(line) = self.format(
+            level,
+            message,
+            fields,
+            worker::Date::now().as_millis() as f64,
+        ) {
             worker::console_log!("{line}");
         }
     }
@@ -103,7 +107,13 @@ pub fn error_field(kind: &str, message: &str) -> Value {
 
 /// Query parameter names whose values never reach a log line.
 const SENSITIVE: [&str; 7] = [
-    "token", "key", "secret", "password", "auth", "signature", "session",
+    "token",
+    "key",
+    "secret",
+    "password",
+    "auth",
+    "signature",
+    "session",
 ];
 
 /// The query string as it may be logged: values of parameters named like a credential are
@@ -145,7 +155,12 @@ mod tests {
     fn a_line_carries_the_shared_fields_and_the_event_fields() {
         let logger = Logger::new(Level::Info, "vigil", "test");
         let line = logger
-            .format(Level::Info, "hello", fields(json!({"route": "/livez"})), 0.0)
+            .format(
+                Level::Info,
+                "hello",
+                fields(json!({"route": "/livez"})),
+                0.0,
+            )
             .unwrap();
         let parsed: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["timestamp"], "1970-01-01T00:00:00.000Z");

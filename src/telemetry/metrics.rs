@@ -72,7 +72,7 @@ pub struct Aggregator {
     series: BTreeMap<SeriesKey, SeriesStats>,
     /// When the last flush started; `None` until the first request.
     last_flush_ms: Option<f64>,
-    /// Requests dropped at the series cap since the isolate started.
+    /// Requests dropped at the series cap since the last flush.
     dropped: u64,
 }
 
@@ -118,22 +118,36 @@ impl Aggregator {
                 .is_none_or(|last| now_ms - last >= interval_ms)
     }
 
-    /// Takes everything unflushed, leaving the aggregator empty, and marks the flush time.
-    pub fn take(&mut self, now_ms: f64) -> Vec<(SeriesKey, SeriesStats)> {
+    /// Takes everything unflushed (series, and the count of requests dropped at the cap),
+    /// leaving the aggregator empty, and marks the flush time.
+    pub fn take(&mut self, now_ms: f64) -> Flush {
         self.last_flush_ms = Some(now_ms);
-        std::mem::take(&mut self.series).into_iter().collect()
-    }
-
-    /// Puts back a batch whose flush failed, so the next flush retries it.
-    pub fn restore(&mut self, batch: Vec<(SeriesKey, SeriesStats)>) {
-        for (key, stats) in batch {
-            self.merge(key, &stats);
+        Flush {
+            series: std::mem::take(&mut self.series).into_iter().collect(),
+            dropped: std::mem::take(&mut self.dropped),
         }
     }
 
-    /// Requests dropped at the series cap.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
+    /// Puts back a flush that failed, so the next flush retries it.
+    pub fn restore(&mut self, flush: Flush) {
+        self.dropped += flush.dropped;
+        for (key, stats) in flush.series {
+            self.merge(key, &stats);
+        }
+    }
+}
+
+/// What one flush writes.
+#[derive(Debug, Default, PartialEq)]
+pub struct Flush {
+    pub series: Vec<(SeriesKey, SeriesStats)>,
+    /// Requests dropped at [`MAX_SERIES`] since the previous flush.
+    pub dropped: u64,
+}
+
+impl Flush {
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty() && self.dropped == 0
     }
 }
 
@@ -157,14 +171,14 @@ mod tests {
         agg.record(119_999.0, "/livez", "GET", 200, 300.0);
         agg.record(120_000.0, "/livez", "GET", 200, 1.0);
         agg.record(120_000.0, "unmatched", "BREW", 404, 1.0);
-        let rows = agg.take(120_000.0);
+        let rows = agg.take(120_000.0).series;
         assert_eq!(rows.len(), 3);
         let (key, stats) = &rows[0];
         assert_eq!((key.minute, key.code), (1, 200));
         assert_eq!(stats.count, 2);
         assert!((stats.duration_sum_seconds - 0.303).abs() < 1e-9);
         assert_eq!(stats.buckets[0], 1);
-        assert_eq!(stats.buckets[5], 1);
+        assert_eq!(stats.buckets[6], 1);
         assert!(rows.iter().any(|(k, _)| k.method == "OTHER"));
     }
 
@@ -188,7 +202,7 @@ mod tests {
         let batch = agg.take(0.0);
         agg.record(1.0, "/livez", "GET", 200, 1.0);
         agg.restore(batch);
-        let rows = agg.take(2.0);
+        let rows = agg.take(2.0).series;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].1.count, 2);
     }
@@ -200,9 +214,10 @@ mod tests {
             agg.record(0.0, &format!("/r{i}"), "GET", 200, 1.0);
         }
         agg.record(60_000.0, "/new", "GET", 200, 1.0);
-        assert_eq!(agg.dropped(), 1);
-        let rows = agg.take(60_000.0);
-        assert_eq!(rows.len(), MAX_SERIES);
-        assert!(rows.iter().any(|(k, _)| k.route == "/new"));
+        let flush = agg.take(60_000.0);
+        assert_eq!(flush.dropped, 1);
+        assert_eq!(flush.series.len(), MAX_SERIES);
+        assert!(flush.series.iter().any(|(k, _)| k.route == "/new"));
+        assert_eq!(agg.take(60_000.0), Flush::default());
     }
 }

@@ -2,7 +2,8 @@
 //! datapoints.
 
 pub mod analytics;
+pub mod catalog;
 pub mod exposition;
-pub mod pipeline;
 pub mod log;
 pub mod metrics;
+pub mod pipeline;

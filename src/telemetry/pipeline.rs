@@ -43,15 +43,10 @@ pub async fn flush(env: &Env, now_ms: f64) -> Result<usize, StoreError> {
         Err(e) => Err(e),
     };
     match written {
-        Ok(()) => Ok(batch.len()),
+        Ok(()) => Ok(batch.series.len()),
         Err(e) => {
             AGGREGATOR.with(|a| a.borrow_mut().restore(batch));
             Err(e)
         }
     }
-}
-
-/// Requests this isolate dropped at the series cap.
-pub fn dropped() -> u64 {
-    AGGREGATOR.with(|a| a.borrow().dropped())
 }

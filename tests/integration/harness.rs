@@ -38,7 +38,10 @@ pub fn build_once() {
             .current_dir(project_dir())
             .status()
             .expect("make is installed");
-        assert!(status.success(), "`make build` failed; see its output above");
+        assert!(
+            status.success(),
+            "`make build` failed; see its output above"
+        );
     });
 }
 
@@ -58,6 +61,8 @@ pub struct Options {
 /// A running worker instance.
 pub struct Worker {
     pub base: String,
+    /// Kept when the instance is restarted, so its D1, KV and R2 state survives.
+    keep_dir: bool,
     dir: PathBuf,
     config: PathBuf,
     log: PathBuf,
@@ -71,6 +76,25 @@ impl Worker {
         let dir = std::env::temp_dir().join(format!("vigil-it-{}-{id}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("temp dir is writable");
+        Worker::launch(dir, options)
+    }
+
+    /// Stops this instance and starts it again with `options`, on the same local state — to
+    /// remove (or introduce) a fault such as a missing binding.
+    pub fn restart(mut self, options: Options) -> Worker {
+        self.keep_dir = true;
+        let dir = self.dir.clone();
+        drop(self);
+        Worker::launch(
+            dir,
+            Options {
+                unmigrated: true,
+                ..options
+            },
+        )
+    }
+
+    fn launch(dir: PathBuf, options: Options) -> Worker {
         let config = dir.join("wrangler.toml");
         fs::write(&config, test_config(&options)).expect("temp dir is writable");
         let dev_vars: String = options
@@ -81,21 +105,7 @@ impl Worker {
         fs::write(dir.join(".dev.vars"), dev_vars).expect("temp dir is writable");
 
         if !options.unmigrated {
-            let output = Command::new(wrangler())
-                .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
-                .arg(dir.join("state"))
-                .arg("--config")
-                .arg(&config)
-                .env("CI", "1")
-                .env("WRANGLER_SEND_METRICS", "false")
-                .output()
-                .expect("wrangler is installed (make tools)");
-            assert!(
-                output.status.success(),
-                "migrations failed: {}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
+            apply_migrations(&dir, &config);
         }
 
         let port = free_port();
@@ -123,6 +133,7 @@ impl Worker {
 
         let mut worker = Worker {
             base: format!("http://127.0.0.1:{port}"),
+            keep_dir: false,
             dir,
             config,
             log,
@@ -148,6 +159,11 @@ impl Worker {
             std::thread::sleep(Duration::from_millis(200));
         }
         panic!("worker did not answer within 120 s:\n{}", self.logs());
+    }
+
+    /// Applies the D1 migrations to this (running) instance's local database.
+    pub fn migrate(&self) {
+        apply_migrations(&self.dir, &self.config);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -205,10 +221,17 @@ impl Worker {
 
     /// Waits (up to 10 s) until a structured log line matching `predicate` has been printed —
     /// console output reaches wrangler asynchronously — and returns every matching line.
-    pub fn wait_for_log(&self, predicate: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+    pub fn wait_for_log(
+        &self,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let lines: Vec<_> = self.log_lines().into_iter().filter(|l| predicate(l)).collect();
+            let lines: Vec<_> = self
+                .log_lines()
+                .into_iter()
+                .filter(|l| predicate(l))
+                .collect();
             if !lines.is_empty() || Instant::now() > deadline {
                 return lines;
             }
@@ -233,9 +256,46 @@ impl Drop for Worker {
         stop_group(pgid);
         let _ = self.child.wait();
         RUNNING.lock().unwrap().retain(|&p| p != pgid);
-        if !std::thread::panicking() {
+        if !self.keep_dir && !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+/// Epoch milliseconds now, for cron runs that should look current.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs `promtool check metrics` on an exposition and returns what it printed on failure.
+pub fn promtool_check(exposition: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (`make test` installs Debian's prometheus package)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write to promtool");
+    let output = child.wait_with_output().expect("promtool runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && printed.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(printed)
     }
 }
 
@@ -258,6 +318,24 @@ fn stop_group(pgid: i32) {
         std::thread::sleep(Duration::from_millis(50));
     }
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+fn apply_migrations(dir: &Path, config: &Path) {
+    let output = Command::new(wrangler())
+        .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+        .arg(dir.join("state"))
+        .arg("--config")
+        .arg(config)
+        .env("CI", "1")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .output()
+        .expect("wrangler is installed (make tools)");
+    assert!(
+        output.status.success(),
+        "migrations failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn free_port() -> u16 {
@@ -314,8 +392,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The value of the Prometheus sample written exactly as `series` (name and labels).
+    pub fn sample(&self, series: &str) -> Option<f64> {
+        self.body.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.split(' ').next()?.parse().ok()
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn json(&self) -> serde_json::Value {

@@ -46,10 +46,16 @@ fn every_single_check_passes_and_unknown_checks_are_404() {
 fn health_is_health_json_with_a_response_time_per_component() {
     let reply = shared().get("/health");
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("content-type"), Some("application/health+json"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/health+json")
+    );
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     let body = reply.json();
-    assert!(["pass", "warn"].contains(&body["status"].as_str().unwrap_or("")), "{body}");
+    assert!(
+        ["pass", "warn"].contains(&body["status"].as_str().unwrap_or("")),
+        "{body}"
+    );
     assert_eq!(body["serviceId"], "vigil");
     assert!(body["version"].is_string() && body["releaseId"].is_string());
     for check in CHECKS {
@@ -66,7 +72,10 @@ fn detailed_health_needs_the_admin_token() {
         let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
         let reply = worker.request("GET", "/health/detailed", &headers);
         assert_eq!(reply.status, 401, "{auth:?}");
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
         assert!(reply.header("www-authenticate").is_some());
     }
 }
@@ -84,14 +93,13 @@ fn detailed_health_round_trips_every_store_and_reports_the_heartbeat() {
         assert_eq!(body["smokeTests"][store]["status"], "pass", "{body}");
     }
     assert_eq!(body["migrations"]["upToDate"], true, "{body}");
-    assert_eq!(body["cronHeartbeat"]["status"], "warn", "no cron has run yet: {body}");
+    assert_eq!(
+        body["cronHeartbeat"]["status"], "warn",
+        "no cron has run yet: {body}"
+    );
     assert_eq!(body["status"], "warn");
 
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    worker.run_cron(now_ms);
+    worker.run_cron(crate::harness::now_ms());
     let after = worker
         .request("GET", "/health/detailed", &[("Authorization", &auth)])
         .json();
@@ -114,12 +122,24 @@ fn readyz_reports_503_and_names_kv_when_kv_binding_is_missing() {
     assert_eq!((excluded.status, excluded.body.as_str()), (200, "ok"));
     let excluded = worker.get("/readyz?verbose&exclude=kv&exclude=r2");
     assert_eq!(excluded.status, 200, "{}", excluded.body);
-    assert!(excluded.body.contains("[+]kv excluded: ok"), "{}", excluded.body);
-    assert!(excluded.body.contains("[+]r2 excluded: ok"), "{}", excluded.body);
+    assert!(
+        excluded.body.contains("[+]kv excluded: ok"),
+        "{}",
+        excluded.body
+    );
+    assert!(
+        excluded.body.contains("[+]r2 excluded: ok"),
+        "{}",
+        excluded.body
+    );
 
     let single = worker.get("/readyz/kv");
     assert_eq!(single.status, 503);
-    assert!(single.body.starts_with("internal server error: "), "{}", single.body);
+    assert!(
+        single.body.starts_with("internal server error: "),
+        "{}",
+        single.body
+    );
     assert!(!single.body.contains("binding"));
 
     let health = worker.get("/health");
@@ -127,18 +147,30 @@ fn readyz_reports_503_and_names_kv_when_kv_binding_is_missing() {
     assert_eq!(health.json()["status"], "fail");
     assert!(!health.body.contains("not configured"), "{}", health.body);
 
-    assert_eq!(worker.get("/livez").status, 200, "liveness ignores dependencies");
+    assert_eq!(
+        worker.get("/livez").status,
+        200,
+        "liveness ignores dependencies"
+    );
     let logged = worker.wait_for_log(|line| {
         line["check"] == "kv"
             && line["error"]["message"]
                 .as_str()
                 .is_some_and(|m| m.contains("KV binding KV is not configured"))
     });
-    assert!(!logged.is_empty(), "the real reason is logged:\n{}", worker.logs());
+    assert!(
+        !logged.is_empty(),
+        "the real reason is logged:\n{}",
+        worker.logs()
+    );
 
     let detailed = worker.get("/health/detailed");
     assert_eq!(detailed.status, 403, "no ADMIN_TOKEN configured here");
-    assert!(detailed.body.contains("wrangler secret put ADMIN_TOKEN"), "{}", detailed.body);
+    assert!(
+        detailed.body.contains("wrangler secret put ADMIN_TOKEN"),
+        "{}",
+        detailed.body
+    );
 }
 
 fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
@@ -148,7 +180,11 @@ fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
     });
     let reply = worker.get("/readyz");
     assert_eq!(reply.status, 503);
-    assert!(reply.body.contains("[-]r2 failed: reason withheld"), "{}", reply.body);
+    assert!(
+        reply.body.contains("[-]r2 failed: reason withheld"),
+        "{}",
+        reply.body
+    );
     assert!(reply.body.contains("[+]kv ok"), "{}", reply.body);
     assert_eq!(worker.get("/readyz?exclude=r2").status, 200);
     assert_eq!(worker.get("/readyz/r2").status, 503);
@@ -164,7 +200,11 @@ fn unmigrated_database_fails_the_migrations_check_only() {
     assert_eq!(worker.get("/readyz/d1").status, 200);
     assert_eq!(worker.get("/readyz/migrations").status, 503);
     let reply = worker.get("/readyz");
-    assert!(reply.body.contains("[-]migrations failed: reason withheld"), "{}", reply.body);
+    assert!(
+        reply.body.contains("[-]migrations failed: reason withheld"),
+        "{}",
+        reply.body
+    );
     let detailed = worker
         .request(
             "GET",

@@ -27,7 +27,10 @@ fn livez_supports_head_and_rejects_post_with_allow() {
     let post = worker.request("POST", "/livez", &[]);
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
-    assert_eq!(post.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        post.header("content-type"),
+        Some("application/problem+json")
+    );
 }
 
 fn unknown_paths_get_404_problem_json_with_the_request_id() {

@@ -4,9 +4,13 @@
 
 mod harness;
 
+mod alerting;
 mod cron;
 mod health;
 mod liveness;
+mod metrics;
+mod notifications;
+mod receiver;
 mod telemetry;
 
 use std::sync::OnceLock;
@@ -44,18 +48,21 @@ fn main() {
         liveness::all(),
         health::all(),
         telemetry::all(),
+        metrics::all(),
         cron::all(),
+        alerting::all(),
+        notifications::all(),
     ]
-        .into_iter()
-        .flatten()
-        .map(|(name, test)| {
-            let name = name.trim_start_matches("integration::");
-            Trial::test(name, move || {
-                test();
-                Ok(())
-            })
+    .into_iter()
+    .flatten()
+    .map(|(name, test)| {
+        let name = name.trim_start_matches("integration::");
+        Trial::test(name, move || {
+            test();
+            Ok(())
         })
-        .collect();
+    })
+    .collect();
     let conclusion = libtest_mimic::run(&args, trials);
     harness::stop_all();
     conclusion.exit();

@@ -1,0 +1,209 @@
+//! What a rule's new state means for receivers: which notifications to enqueue, on which
+//! channels, under which idempotency key. Pure, so "exactly one notification per transition per
+//! channel" is decided (and tested) in one place.
+
+use super::notify::{AlertNotification, Channel, NotificationKind};
+use super::rules::Rule;
+use super::state::{AlertPhase, AlertState, Transition};
+
+/// Who this service is, for notification labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin<'a> {
+    pub service: &'a str,
+    pub environment: &'a str,
+}
+
+/// A notification for one channel and its idempotency key in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub channel: Channel,
+    pub dedup_key: String,
+    pub notification: AlertNotification,
+}
+
+/// The notifications due after `rule` moved to `state` at `now_ms` through `transition`.
+///
+/// Firing and resolved go to every channel once: the key holds the transition's own time, so
+/// overlapping runs produce the same key and the outbox keeps one row. Alertmanager also gets
+/// the firing alert again on every run (its `endsAt` must keep moving ahead, or it resolves the
+/// alert by itself), so it takes no `repeat_interval` reminders; the other channels do.
+pub fn plan(
+    rule: &Rule,
+    state: &AlertState,
+    transition: Option<Transition>,
+    channels: &[Channel],
+    origin: &Origin<'_>,
+    now_ms: f64,
+) -> Vec<Planned> {
+    let kind_and_time = match transition {
+        Some(Transition::Firing) => Some((NotificationKind::Firing, state.fired_at_ms)),
+        Some(Transition::Resolved) => Some((NotificationKind::Resolved, state.resolved_at_ms)),
+        Some(Transition::Repeat) => Some((NotificationKind::Repeat, Some(now_ms))),
+        _ => None,
+    };
+    let refresh_alertmanager =
+        state.phase == AlertPhase::Firing && transition != Some(Transition::Firing);
+
+    let mut planned = Vec::new();
+    for &channel in channels {
+        let due = match (channel, kind_and_time) {
+            (Channel::Alertmanager, _) if refresh_alertmanager => {
+                Some((NotificationKind::Repeat, Some(now_ms)))
+            }
+            (Channel::Alertmanager, Some((NotificationKind::Repeat, _))) => None,
+            (_, due) => due,
+        };
+        if let Some((kind, at)) = due {
+            let at = at.unwrap_or(now_ms);
+            planned.push(Planned {
+                channel,
+                dedup_key: format!("{}/{}/{}", rule.id, kind.as_str(), at as i64),
+                notification: notification(rule, state, kind, origin),
+            });
+        }
+    }
+    planned
+}
+
+fn notification(
+    rule: &Rule,
+    state: &AlertState,
+    kind: NotificationKind,
+    origin: &Origin<'_>,
+) -> AlertNotification {
+    AlertNotification {
+        rule_id: rule.id.clone(),
+        alertname: rule.id.clone(),
+        severity: rule.severity.clone(),
+        kind,
+        labels: rule.labels.clone(),
+        annotations: rule.annotations.clone(),
+        value: state.last_value,
+        starts_at_ms: state
+            .active_since_ms
+            .or(state.fired_at_ms)
+            .or(state.last_eval_ms)
+            .unwrap_or(0.0),
+        ends_at_ms: (kind == NotificationKind::Resolved)
+            .then_some(state.resolved_at_ms)
+            .flatten(),
+        service: origin.service.to_string(),
+        environment: origin.environment.to_string(),
+        generator_url: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerting::rules::builtin_rules;
+
+    const ORIGIN: Origin<'static> = Origin {
+        service: "vigil",
+        environment: "test",
+    };
+
+    fn firing_state(fired_at: f64) -> AlertState {
+        AlertState {
+            phase: AlertPhase::Firing,
+            active_since_ms: Some(fired_at - 120_000.0),
+            fired_at_ms: Some(fired_at),
+            last_value: 0.5,
+            ..AlertState::default()
+        }
+    }
+
+    fn rule() -> Rule {
+        builtin_rules("https://runbooks.example")
+            .into_iter()
+            .next()
+            .expect("built-in rules exist")
+    }
+
+    #[test]
+    fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
+        let planned = plan(
+            &rule(),
+            &firing_state(600_000.0),
+            Some(Transition::Firing),
+            &Channel::ALL,
+            &ORIGIN,
+            600_000.0,
+        );
+        assert_eq!(planned.len(), 4);
+        for p in &planned {
+            assert_eq!(p.notification.kind, NotificationKind::Firing);
+            assert!(p.dedup_key.ends_with("/firing/600000"), "{}", p.dedup_key);
+            assert_eq!(p.notification.starts_at_ms, 480_000.0);
+        }
+    }
+
+    #[test]
+    fn while_firing_only_alertmanager_is_refreshed_every_run() {
+        let planned = plan(
+            &rule(),
+            &firing_state(0.0),
+            None,
+            &Channel::ALL,
+            &ORIGIN,
+            60_000.0,
+        );
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].channel, Channel::Alertmanager);
+        assert_eq!(planned[0].notification.kind, NotificationKind::Repeat);
+    }
+
+    #[test]
+    fn reminders_skip_alertmanager_which_is_refreshed_anyway() {
+        let planned = plan(
+            &rule(),
+            &firing_state(0.0),
+            Some(Transition::Repeat),
+            &Channel::ALL,
+            &ORIGIN,
+            60_000.0,
+        );
+        assert_eq!(planned.len(), 4);
+        assert_eq!(
+            planned
+                .iter()
+                .filter(|p| p.channel == Channel::Alertmanager)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn resolved_carries_its_end_time_and_pending_notifies_nobody() {
+        let resolved = AlertState {
+            phase: AlertPhase::Resolved,
+            resolved_at_ms: Some(900_000.0),
+            ..firing_state(0.0)
+        };
+        let planned = plan(
+            &rule(),
+            &resolved,
+            Some(Transition::Resolved),
+            &[Channel::PagerDuty],
+            &ORIGIN,
+            900_000.0,
+        );
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].notification.ends_at_ms, Some(900_000.0));
+        assert!(planned[0].dedup_key.ends_with("/resolved/900000"));
+
+        let pending = AlertState {
+            phase: AlertPhase::Pending,
+            ..AlertState::default()
+        };
+        assert!(plan(
+            &rule(),
+            &pending,
+            Some(Transition::Pending),
+            &Channel::ALL,
+            &ORIGIN,
+            0.0
+        )
+        .is_empty());
+    }
+}
