@@ -356,6 +356,14 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn build_rule(id: String, spec: RuleSpec) -> Result<Rule, String> {
     let kind_name = spec.kind.as_deref().ok_or("missing `kind`")?;
     let required = |field: Option<&String>, name: &str| {
@@ -444,6 +452,12 @@ fn build_rule(id: String, spec: RuleSpec) -> Result<Rule, String> {
     if !SEVERITIES.contains(&severity.as_str()) {
         return Err(format!(
             "unknown severity {severity:?} (use page, ticket or info)"
+        ));
+    }
+    // Alertmanager rejects a whole POST over one bad label name, so check them here.
+    if let Some(bad) = spec.labels.keys().find(|name| !valid_label_name(name)) {
+        return Err(format!(
+            "label name {bad:?} is not valid (use [a-zA-Z_][a-zA-Z0-9_]*)"
         ));
     }
     Ok(Rule {
@@ -736,6 +750,11 @@ mod tests {
         assert_eq!(rules[0].for_ms, MINUTE_MS);
         assert_eq!(rules[0].keep_firing_for_ms, 0);
         assert_eq!(rules[0].labels.get("team").map(String::as_str), Some("api"));
+        let (_, errors) = load_rules(
+            Vec::new(),
+            Some(r#"[{"id":"x","kind":"no_traffic","window":"5m","severity":"info","labels":{"bad-name":"v"}}]"#),
+        );
+        assert!(errors[0].message.contains("bad-name"), "{}", errors[0]);
         assert!(!rules.iter().any(|r| r.id == "cron-stale"));
         let quiet = rules.last().expect("appended");
         assert_eq!(

@@ -112,12 +112,7 @@ async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Repl
         "invalidRules": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "notifications": {
             "channels": enabled_channels(&req.config.channels).iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            "outbox": backlog.iter().map(|b| json!({
-                "channel": b.channel,
-                "pending": b.pending,
-                "oldestPending": iso(b.oldest_created_ms),
-                "lastError": b.last_error,
-            })).collect::<Vec<_>>(),
+            "outbox": detailed::backlog_report(&backlog, probes::now_ms()).1["outbox"],
         },
         "history": history.iter().map(|h| json!({
             "rule": h.rule_id,
