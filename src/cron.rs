@@ -1,5 +1,5 @@
 //! The minute cron: the steps of DESIGN.md §4, in order, each logged, none able to stop the
-//! others: flush metrics, self-probe, alerting, delivery, housekeeping, heartbeat.
+//! others: flush metrics, self-probe, alerting, delivery, hourly housekeeping, heartbeat.
 //!
 //! "Now" is the scheduled event's time, never a clock read elsewhere, so tests drive time
 //! through the scheduled test endpoint.
@@ -11,6 +11,7 @@ use crate::alerting::{dispatch, engine};
 use crate::config::Config;
 use crate::health::checks::Check;
 use crate::health::probes;
+use crate::housekeeping;
 use crate::http;
 use crate::store;
 use crate::telemetry::log::{error_field, Level};
@@ -65,8 +66,16 @@ pub async fn run(event: ScheduledEvent, env: Env) {
                 Ok(_) => {}
                 Err(e) => failures.push(format!("notifications: {e}")),
             }
-            if let Err(e) = store::housekeeping(&db, now_ms).await {
-                failures.push(format!("housekeeping: {e}"));
+            if housekeeping::due(now_ms) {
+                match housekeeping::run(&env, &db, now_ms).await {
+                    Ok(archived) if archived > 0 => {
+                        let mut fields = Map::new();
+                        fields.insert("archived".into(), archived.into());
+                        logger.emit(Level::Info, "alert history archived to R2", fields);
+                    }
+                    Ok(_) => {}
+                    Err(e) => failures.push(format!("housekeeping: {e}")),
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ mod build_info;
 mod config;
 mod cron;
 mod health;
+mod housekeeping;
 mod http;
 mod store;
 mod telemetry;

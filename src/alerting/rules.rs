@@ -752,7 +752,9 @@ mod tests {
         assert_eq!(rules[0].labels.get("team").map(String::as_str), Some("api"));
         let (_, errors) = load_rules(
             Vec::new(),
-            Some(r#"[{"id":"x","kind":"no_traffic","window":"5m","severity":"info","labels":{"bad-name":"v"}}]"#),
+            Some(
+                r#"[{"id":"x","kind":"no_traffic","window":"5m","severity":"info","labels":{"bad-name":"v"}}]"#,
+            ),
         );
         assert!(errors[0].message.contains("bad-name"), "{}", errors[0]);
         assert!(!rules.iter().any(|r| r.id == "cron-stale"));

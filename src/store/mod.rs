@@ -723,10 +723,12 @@ pub async fn slo_reports(db: &D1Database) -> StoreResult<Vec<serde_json::Value>>
         .collect())
 }
 
-/// Retention, run by the cron: minute rollups and probes beyond the 30-day SLO window (plus a
-/// margin), delivered notifications after a week, history after 90 days. Undelivered
-/// notifications are never deleted.
-pub async fn housekeeping(db: &D1Database, now_ms: f64) -> StoreResult<()> {
+/// How long alert history stays in D1 before it is archived to R2.
+pub const HISTORY_RETENTION_MS: f64 = 90.0 * 86_400_000.0;
+
+/// Retention: minute rollups and probes beyond the 30-day SLO window (plus a margin) and
+/// notifications delivered over a week ago. Undelivered notifications are never deleted.
+pub async fn apply_retention(db: &D1Database, now_ms: f64) -> StoreResult<()> {
     const DAY_MS: f64 = 86_400_000.0;
     let minute_cutoff = ((now_ms - 35.0 * DAY_MS) / 60_000.0).floor();
     db.batch(vec![
@@ -736,16 +738,42 @@ pub async fn housekeeping(db: &D1Database, now_ms: f64) -> StoreResult<()> {
             .bind(&[minute_cutoff.into()])?,
         db.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
             .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
-        db.prepare("DELETE FROM alert_history WHERE at_ms < ?1")
-            .bind(&[(now_ms - 90.0 * DAY_MS).into()])?,
     ])
     .await?;
+    Ok(())
+}
+
+/// The oldest history lines from before `cutoff_ms` (at most `limit`), oldest first.
+pub async fn history_before(
+    db: &D1Database,
+    cutoff_ms: f64,
+    limit: u32,
+) -> StoreResult<Vec<HistoryRow>> {
+    Ok(db
+        .prepare(
+            "SELECT id, rule_id, transition, at_ms, value FROM alert_history
+             WHERE at_ms < ?1 ORDER BY at_ms, id LIMIT ?2",
+        )
+        .bind(&[cutoff_ms.into(), limit.into()])?
+        .all()
+        .await?
+        .results()?)
+}
+
+/// Deletes history lines once archived (by id, so only what was archived goes).
+pub async fn delete_history(db: &D1Database, ids: &[f64]) -> StoreResult<()> {
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    db.prepare("DELETE FROM alert_history WHERE id IN (SELECT value FROM json_each(?1))")
+        .bind(&[ids.into()])?
+        .run()
+        .await?;
     Ok(())
 }
 
 /// One `alert_history` line.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HistoryRow {
+    pub id: f64,
     pub rule_id: String,
     pub transition: String,
     pub at_ms: f64,
@@ -756,7 +784,7 @@ pub struct HistoryRow {
 pub async fn recent_history(db: &D1Database, limit: u32) -> StoreResult<Vec<HistoryRow>> {
     Ok(db
         .prepare(
-            "SELECT rule_id, transition, at_ms, value FROM alert_history ORDER BY at_ms DESC, id DESC LIMIT ?1",
+            "SELECT id, rule_id, transition, at_ms, value FROM alert_history ORDER BY at_ms DESC, id DESC LIMIT ?1",
         )
         .bind(&[limit.into()])?
         .all()

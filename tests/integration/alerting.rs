@@ -5,6 +5,7 @@ crate::tests!(
     real_5xx_responses_fire_the_error_ratio_alert_after_for_and_resolve_after_keep_firing_for,
     a_missing_kv_binding_fires_dependency_down_which_resolves_once_kv_is_back,
     an_invalid_override_is_reported_and_the_other_rules_still_run,
+    history_older_than_90_days_is_archived_to_r2_before_it_leaves_d1,
 );
 
 const MINUTE: u64 = 60_000;
@@ -166,4 +167,31 @@ fn an_invalid_override_is_reported_and_the_other_rules_still_run() {
     assert_eq!(rule(&alerts, "high-error-ratio")["state"], "inactive");
     let logged = worker.wait_for_log(|l| l["message"] == "alert rule skipped");
     assert!(!logged.is_empty(), "the bad rule is logged");
+}
+
+fn history_older_than_90_days_is_archived_to_r2_before_it_leaves_d1() {
+    let worker = Worker::start(Options::default());
+    let hour = 60 * MINUTE;
+    let now = (now_ms() / hour + 1) * hour; // housekeeping runs on the hour
+    let old = now - 91 * 24 * hour;
+    worker.d1(&format!(
+        "INSERT INTO alert_history (rule_id, transition, at_ms, value) VALUES ('high-error-ratio', 'firing', {old}, 0.5)"
+    ));
+    worker.run_cron(now);
+    let left = worker.d1(&format!("SELECT id FROM alert_history WHERE at_ms = {old}"));
+    assert!(left.is_empty(), "archived history leaves D1: {left:?}");
+    let iso = chrono::DateTime::from_timestamp_millis(now as i64)
+        .expect("a valid time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let archive = worker
+        .r2_get(&format!("alert-history/{iso}.jsonl"))
+        .unwrap_or_else(|| {
+            panic!(
+                "archive object alert-history/{iso}.jsonl:\n{}",
+                worker.logs()
+            )
+        });
+    let line: serde_json::Value = serde_json::from_str(archive.trim()).expect("one JSON line");
+    assert_eq!(line["rule"], "high-error-ratio");
+    assert_eq!(line["transition"], "firing");
 }

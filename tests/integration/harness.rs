@@ -214,6 +214,31 @@ impl Worker {
         parsed[0]["results"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The object at `key` in this instance's local R2 bucket, if any.
+    pub fn r2_get(&self, key: &str) -> Option<String> {
+        let output = Command::new(wrangler())
+            .args([
+                "r2",
+                "object",
+                "get",
+                &format!("vigil/{key}"),
+                "--local",
+                "--pipe",
+            ])
+            .arg("--persist-to")
+            .arg(self.dir.join("state"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("CI", "1")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .output()
+            .expect("wrangler is installed");
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Everything wrangler and the worker printed so far.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()

@@ -1,0 +1,72 @@
+//! Housekeeping, on its own schedule (the first cron run of each hour): retention of rollups and
+//! delivered notifications, and archiving of old alert history to R2 before it leaves D1.
+
+use worker::{D1Database, Env};
+
+use crate::health::probes::R2_BINDING;
+use crate::store::{self, HISTORY_RETENTION_MS};
+use crate::telemetry::log::iso_timestamp;
+
+/// History lines archived per run; a backlog drains over the following hours.
+const ARCHIVE_BATCH: u32 = 1000;
+
+/// Whether housekeeping is due at the cron time `now_ms`: once an hour, on minute 0.
+pub fn due(now_ms: f64) -> bool {
+    ((now_ms / 60_000.0).floor() as i64).rem_euclid(60) == 0
+}
+
+/// Applies retention and archives history older than 90 days as one JSON-lines object per run
+/// under `alert-history/` in R2. History is deleted only after its archive is written, so an
+/// R2 failure loses nothing: it is retried next hour.
+pub async fn run(env: &Env, db: &D1Database, now_ms: f64) -> Result<usize, String> {
+    store::apply_retention(db, now_ms)
+        .await
+        .map_err(|e| format!("retention: {e}"))?;
+    let old = store::history_before(db, now_ms - HISTORY_RETENTION_MS, ARCHIVE_BATCH)
+        .await
+        .map_err(|e| format!("history: {e}"))?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let lines: String = old
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "rule": h.rule_id,
+                "transition": h.transition,
+                "at": iso_timestamp(h.at_ms),
+                "value": h.value,
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let bucket = env
+        .bucket(R2_BINDING)
+        .map_err(|_| format!("R2 binding {R2_BINDING} is not configured; history kept in D1"))?;
+    let key = format!("alert-history/{}.jsonl", iso_timestamp(now_ms));
+    bucket
+        .put(&key, lines.into_bytes())
+        .execute()
+        .await
+        .map_err(|e| format!("archive to R2: {}; history kept in D1", store::describe(&e)))?;
+    let ids: Vec<f64> = old.iter().map(|h| h.id).collect();
+    store::delete_history(db, &ids)
+        .await
+        .map_err(|e| format!("history delete: {e}"))?;
+    Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn housekeeping_is_due_once_an_hour() {
+        let hour = 3_600_000.0;
+        assert!(due(10.0 * hour));
+        assert!(due(10.0 * hour + 59_000.0));
+        assert!(!due(10.0 * hour + 60_000.0));
+        assert!(!due(10.0 * hour - 1.0));
+    }
+}
