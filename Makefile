@@ -57,7 +57,8 @@ dev: migrate
 	@test -f .dev.vars || cp .dev.vars.example .dev.vars
 	$(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --test-scheduled
 
-test: build test-tools
+# The integration harness builds the worker once (`make build`) before starting instances.
+test: tools test-tools
 	cargo test
 
 lint: tools

@@ -53,7 +53,7 @@ pub async fn handle(
     timing: &mut ServerTiming,
 ) -> Result<Reply, ApiError> {
     match endpoint {
-        Endpoint::Livez => Ok(livez(req)),
+        Endpoint::Livez => Ok(livez(req.accept, req.has_param("verbose"))),
         Endpoint::Readyz => Ok(readyz(req, timing).await),
         Endpoint::ReadyzCheck(check) => Ok(readyz_check(req, check, timing).await),
         Endpoint::Health => Ok(health(req, timing).await),
@@ -218,11 +218,11 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, store::StoreEr
 
 /// Liveness: the isolate runs and can answer. It touches no binding, so a failing dependency
 /// never makes an orchestrator restart a healthy process.
-fn livez(req: &RequestInfo<'_>) -> Reply {
-    if req.accept.contains("application/json") {
+pub fn livez(accept: &str, verbose: bool) -> Reply {
+    if accept.contains("application/json") {
         return Reply::json(200, "application/json", &json!({"status": "ok"}));
     }
-    let report = checks::render_probe("livez", &[], &[], req.has_param("verbose"));
+    let report = checks::render_probe("livez", &[], &[], verbose);
     Reply::text(report.status, report.body)
 }
 

@@ -21,7 +21,7 @@ use crate::telemetry::analytics::{self, RequestFacts};
 use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
 use crate::telemetry::pipeline;
 use reply::{ApiError, Reply};
-use routes::Outcome;
+use routes::{Endpoint, Outcome};
 use timing::ServerTiming;
 
 /// The Analytics Engine binding's name in `wrangler.toml`.
@@ -46,6 +46,11 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         (Outcome::MethodNotAllowed { allow }, _) => {
             Err(ApiError::method_not_allowed(&method, allow))
         }
+        // Liveness needs neither bindings nor configuration: it stays up whatever is wrong.
+        (Outcome::Found(Endpoint::Livez), _) => Ok(handlers::livez(
+            &header("accept").unwrap_or_default(),
+            query.iter().any(|(k, _)| k == "verbose"),
+        )),
         (Outcome::Found(_), Err(e)) => {
             Err(ApiError::new(500, "Invalid Configuration", e.to_string()))
         }

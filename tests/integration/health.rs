@@ -10,6 +10,7 @@ crate::tests!(
     readyz_reports_503_and_names_kv_when_kv_binding_is_missing,
     readyz_fails_on_r2_when_the_bucket_binding_is_missing,
     unmigrated_database_fails_the_migrations_check_only,
+    an_invalid_variable_is_named_in_a_500_problem_while_liveness_stays_up,
 );
 
 const CHECKS: [&str; 4] = ["d1", "kv", "r2", "migrations"];
@@ -174,8 +175,9 @@ fn readyz_reports_503_and_names_kv_when_kv_binding_is_missing() {
 }
 
 fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
+    // Analytics Engine goes too: a failing datapoint write must not fail any request.
     let worker = Worker::start(Options {
-        without_bindings: vec!["BUCKET"],
+        without_bindings: vec!["BUCKET", "ANALYTICS"],
         ..Options::default()
     });
     let reply = worker.get("/readyz");
@@ -189,6 +191,24 @@ fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
     assert_eq!(worker.get("/readyz?exclude=r2").status, 200);
     assert_eq!(worker.get("/readyz/r2").status, 503);
     assert_eq!(worker.get("/health/liveness").status, 200);
+    let warned = worker.wait_for_log(|l| l["message"] == "analytics engine write failed");
+    assert!(!warned.is_empty(), "the failed AE write is logged:\n{}", worker.logs());
+}
+
+fn an_invalid_variable_is_named_in_a_500_problem_while_liveness_stays_up() {
+    let worker = Worker::start(Options {
+        vars: vec![("CHECK_TIMEOUT_MS", "soon".into())],
+        ..Options::default()
+    });
+    let reply = worker.get("/readyz");
+    assert_eq!(reply.status, 500);
+    let problem = reply.json();
+    assert_eq!(problem["title"], "Invalid Configuration");
+    assert!(problem["detail"].as_str().unwrap_or("").contains("CHECK_TIMEOUT_MS"), "{problem}");
+    assert_eq!(worker.get("/livez").status, 200);
+    let logged = worker.wait_for_log(|l| l["status"] == 500 && l["level"] == "error");
+    assert!(!logged.is_empty(), "the 500 is logged with its error");
+    assert!(logged[0]["error"]["message"].as_str().unwrap_or("").contains("CHECK_TIMEOUT_MS"));
 }
 
 fn unmigrated_database_fails_the_migrations_check_only() {
