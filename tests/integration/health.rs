@@ -192,7 +192,11 @@ fn readyz_fails_on_r2_when_the_bucket_binding_is_missing() {
     assert_eq!(worker.get("/readyz/r2").status, 503);
     assert_eq!(worker.get("/health/liveness").status, 200);
     let warned = worker.wait_for_log(|l| l["message"] == "analytics engine write failed");
-    assert!(!warned.is_empty(), "the failed AE write is logged:\n{}", worker.logs());
+    assert!(
+        !warned.is_empty(),
+        "the failed AE write is logged:\n{}",
+        worker.logs()
+    );
 }
 
 fn an_invalid_variable_is_named_in_a_500_problem_while_liveness_stays_up() {
@@ -204,11 +208,20 @@ fn an_invalid_variable_is_named_in_a_500_problem_while_liveness_stays_up() {
     assert_eq!(reply.status, 500);
     let problem = reply.json();
     assert_eq!(problem["title"], "Invalid Configuration");
-    assert!(problem["detail"].as_str().unwrap_or("").contains("CHECK_TIMEOUT_MS"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("CHECK_TIMEOUT_MS"),
+        "{problem}"
+    );
     assert_eq!(worker.get("/livez").status, 200);
     let logged = worker.wait_for_log(|l| l["status"] == 500 && l["level"] == "error");
     assert!(!logged.is_empty(), "the 500 is logged with its error");
-    assert!(logged[0]["error"]["message"].as_str().unwrap_or("").contains("CHECK_TIMEOUT_MS"));
+    assert!(logged[0]["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("CHECK_TIMEOUT_MS"));
 }
 
 fn unmigrated_database_fails_the_migrations_check_only() {
