@@ -93,25 +93,14 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         d1_operations: timing.d1_operations(),
     };
 
-    let mut fields = Map::new();
-    fields.insert("requestId".into(), request_id.as_str().into());
-    fields.insert("rayId".into(), header("cf-ray").into());
-    fields.insert("colo".into(), colo.as_str().into());
-    fields.insert("method".into(), method.as_str().into());
-    fields.insert("route".into(), route.template.into());
-    fields.insert("path".into(), truncate(&path, 256).into());
-    if !query.is_empty() {
-        fields.insert("query".into(), truncate(&redact_query(&query), 512).into());
-    }
-    fields.insert("status".into(), reply.status.into());
-    fields.insert("durationMs".into(), json!(duration_ms));
-    fields.insert("d1Operations".into(), facts.d1_operations.into());
-    if let Some(agent) = header("user-agent") {
-        fields.insert("userAgent".into(), truncate(&agent, 256).into());
-    }
-    if let Some(error) = error {
-        fields.insert("error".into(), error);
-    }
+    let fields = access_fields(
+        &facts,
+        header("cf-ray"),
+        &path,
+        &query,
+        header("user-agent"),
+        error,
+    );
     if let Err(e) = write_datapoint(&env, &facts) {
         logger.emit(
             Level::Warn,
@@ -149,6 +138,38 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         &request_id,
         &timing.header(duration_ms),
     )
+}
+
+/// The access-log line's fields: who asked what, and how it went. Paths and user agents are
+/// truncated and credential-like query values redacted; headers are never logged.
+fn access_fields(
+    facts: &RequestFacts<'_>,
+    ray_id: Option<String>,
+    path: &str,
+    query: &[(String, String)],
+    user_agent: Option<String>,
+    error: Option<Value>,
+) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("requestId".into(), facts.request_id.into());
+    fields.insert("rayId".into(), ray_id.into());
+    fields.insert("colo".into(), facts.colo.into());
+    fields.insert("method".into(), facts.method.into());
+    fields.insert("route".into(), facts.route.into());
+    fields.insert("path".into(), truncate(path, 256).into());
+    if !query.is_empty() {
+        fields.insert("query".into(), truncate(&redact_query(query), 512).into());
+    }
+    fields.insert("status".into(), facts.status.into());
+    fields.insert("durationMs".into(), json!(facts.duration_ms));
+    fields.insert("d1Operations".into(), facts.d1_operations.into());
+    if let Some(agent) = user_agent {
+        fields.insert("userAgent".into(), truncate(&agent, 256).into());
+    }
+    if let Some(error) = error {
+        fields.insert("error".into(), error);
+    }
+    fields
 }
 
 pub fn now_ms() -> f64 {
@@ -220,4 +241,31 @@ fn to_response(
     Ok(Response::from_bytes(body)?
         .with_status(reply.status)
         .with_headers(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_fields_redact_credentials_and_truncate_long_values() {
+        let facts = RequestFacts {
+            method: "GET",
+            route: "unmatched",
+            status: 404,
+            colo: "DFW",
+            country: "US",
+            request_id: "r1",
+            duration_ms: 1.5,
+            d1_operations: 0,
+        };
+        let query = vec![("token".to_string(), "s3cret".to_string())];
+        let long_path = format!("/{}", "a".repeat(1000));
+        let fields = access_fields(&facts, None, &long_path, &query, Some("ua".into()), None);
+        let line = Value::Object(fields).to_string();
+        assert!(!line.contains("s3cret"), "{line}");
+        assert!(line.contains("token=[redacted]"), "{line}");
+        assert!(line.len() < 600, "the 1000-character path is cut: {}", line.len());
+        assert!(line.contains("\"route\":\"unmatched\"") && line.contains("\"status\":404"));
+    }
 }

@@ -193,16 +193,11 @@ impl Worker {
 
     /// Runs `sql` against this instance's local D1 through wrangler and returns the rows.
     pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
-        let output = Command::new(wrangler())
-            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
-            .arg(self.dir.join("state"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(["--command", sql])
-            .env("CI", "1")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .output()
-            .expect("wrangler is installed");
+        let output = wrangler_on_state(
+            &self.dir,
+            &self.config,
+            &["d1", "execute", "DB", "--json", "--command", sql],
+        );
         assert!(
             output.status.success(),
             "d1 execute failed: {}{}",
@@ -216,23 +211,12 @@ impl Worker {
 
     /// The object at `key` in this instance's local R2 bucket, if any.
     pub fn r2_get(&self, key: &str) -> Option<String> {
-        let output = Command::new(wrangler())
-            .args([
-                "r2",
-                "object",
-                "get",
-                &format!("vigil/{key}"),
-                "--local",
-                "--pipe",
-            ])
-            .arg("--persist-to")
-            .arg(self.dir.join("state"))
-            .arg("--config")
-            .arg(&self.config)
-            .env("CI", "1")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .output()
-            .expect("wrangler is installed");
+        let object = format!("vigil/{key}");
+        let output = wrangler_on_state(
+            &self.dir,
+            &self.config,
+            &["r2", "object", "get", &object, "--pipe"],
+        );
         output
             .status
             .success()
@@ -345,16 +329,23 @@ fn stop_group(pgid: i32) {
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
 }
 
-fn apply_migrations(dir: &Path, config: &Path) {
-    let output = Command::new(wrangler())
-        .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+/// Runs a wrangler command against an instance's local state (offline, no prompts).
+fn wrangler_on_state(dir: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(wrangler())
+        .args(args)
+        .arg("--local")
+        .arg("--persist-to")
         .arg(dir.join("state"))
         .arg("--config")
         .arg(config)
         .env("CI", "1")
         .env("WRANGLER_SEND_METRICS", "false")
         .output()
-        .expect("wrangler is installed (make tools)");
+        .expect("wrangler is installed (make tools)")
+}
+
+fn apply_migrations(dir: &Path, config: &Path) {
+    let output = wrangler_on_state(dir, config, &["d1", "migrations", "apply", "DB"]);
     assert!(
         output.status.success(),
         "migrations failed: {}{}",
