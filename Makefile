@@ -47,8 +47,15 @@ test-tools:
 	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
 
+# The features worker-build enables for wasm-opt (others, e.g. GC, break the module in workerd).
+export WASM_FEATURES := --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+
+# worker-build keeps the name section (it passes --debuginfo to wasm-opt); it only serves stack
+# traces, so it is stripped here to keep the module small.
 build: tools
 	worker-build --release
+	$(WASM_OPT_BIN) $(WASM_FEATURES) --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 
 migrate: build
 	CI=1 $(NODE_BIN)/wrangler d1 migrations apply DB --local --persist-to $(STATE_DIR)
