@@ -8,11 +8,10 @@ use serde_json::{json, Map};
 use worker::{Date, Env, ScheduledEvent};
 
 use crate::alerting::{dispatch, engine};
-use crate::config::Config;
 use crate::health::checks::Check;
 use crate::health::probes;
 use crate::housekeeping;
-use crate::http;
+use crate::settings;
 use crate::store;
 use crate::telemetry::log::{error_field, Level};
 use crate::telemetry::pipeline;
@@ -23,14 +22,14 @@ pub const JOB: &str = "minute";
 pub async fn run(event: ScheduledEvent, env: Env) {
     let now_ms = event.schedule();
     let started = Date::now().as_millis() as f64;
-    let config = Config::parse(|name| http::env_string(&env, name));
-    let logger = http::logger_for(&config);
+    let settings = settings::load(&env);
+    let (config, logger) = (&settings.config, &settings.logger);
     let mut failures: Vec<String> = Vec::new();
 
     if let Err(e) = pipeline::flush(&env, now_ms).await {
         failures.push(format!("metrics flush: {e}"));
     }
-    match (&config, store::database(&env)) {
+    match (config, store::database(&env)) {
         (Err(e), _) => failures.push(e.to_string()),
         (Ok(_), Err(e)) => failures.push(e.to_string()),
         (Ok(config), Ok(db)) => {
@@ -52,11 +51,11 @@ pub async fn run(event: ScheduledEvent, env: Env) {
                 .collect();
 
             if let Err(e) =
-                engine::run(&db, config, &logger, now_ms, &dependencies, last_success).await
+                engine::run(&db, config, logger, now_ms, &dependencies, last_success).await
             {
                 failures.push(format!("alerting: {e}"));
             }
-            match dispatch::deliver_due(&db, config, &logger, now_ms).await {
+            match dispatch::deliver_due(&db, config, logger, now_ms).await {
                 Ok((delivered, failed)) if delivered + failed > 0 => {
                     let mut fields = Map::new();
                     fields.insert("delivered".into(), delivered.into());

@@ -11,6 +11,7 @@ mod cron;
 mod health;
 mod housekeeping;
 mod http;
+mod settings;
 mod store;
 mod telemetry;
 

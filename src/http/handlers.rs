@@ -304,7 +304,6 @@ async fn health_detailed(
         Status::Pass
     });
 
-    body["status"] = status.as_str().into();
     body["smokeTests"] = smoke
         .iter()
         .map(|s| (s.component.to_string(), s.report()))

@@ -16,9 +16,9 @@ use worker::{
 };
 
 use crate::build_info;
-use crate::config::Config;
+use crate::settings;
 use crate::telemetry::analytics::{self, RequestFacts};
-use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
+use crate::telemetry::log::{error_field, redact_query, truncate, Level};
 use crate::telemetry::pipeline;
 use reply::{ApiError, Reply};
 use routes::{Endpoint, Outcome};
@@ -36,11 +36,11 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let request_id = request_id::accept_or_generate(header("x-request-id").as_deref());
     let route = routes::resolve(&method, &path);
-    let config = Config::parse(|name| env_string(&env, name));
-    let logger = logger_for(&config);
+    let settings = settings::load(&env);
+    let (config, logger) = (&settings.config, &settings.logger);
     let mut timing = ServerTiming::default();
 
-    let result = match (route.outcome, &config) {
+    let result = match (route.outcome, config) {
         (Outcome::NotFound, _) => Err(ApiError::not_found(&path)),
         (Outcome::MethodNotAllowed { allow }, _) => {
             Err(ApiError::method_not_allowed(&method, allow))
@@ -59,7 +59,7 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
             let info = handlers::RequestInfo {
                 env: &env,
                 config,
-                logger: &logger,
+                logger,
                 request_id: &request_id,
                 accept: &accept,
                 authorization: authorization.as_deref(),
@@ -116,7 +116,7 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         reply.status,
         duration_ms,
     );
-    if let Ok(config) = &config {
+    if let Ok(config) = config {
         if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
             let (env, logger, request_id) = (env.clone(), logger.clone(), request_id.clone());
             ctx.wait_until(async move {
@@ -187,13 +187,6 @@ pub fn now_ms() -> f64 {
     Date::now().as_millis() as f64
 }
 
-pub fn logger_for(config: &std::result::Result<Config, crate::config::ConfigError>) -> Logger {
-    match config {
-        Ok(c) => Logger::new(c.log_level, &c.service_name, &c.environment),
-        Err(_) => Logger::new(Level::Info, "vigil", "unknown"),
-    }
-}
-
 fn level_for(status: u16) -> Level {
     if status >= 500 {
         Level::Error
@@ -222,11 +215,6 @@ fn write_datapoint(env: &Env, facts: &RequestFacts<'_>) -> Result<()> {
         .blobs(point.blobs)
         .doubles(point.doubles)
         .write_to(&dataset)
-}
-
-/// A variable or secret as a string, if the environment has it.
-pub fn env_string(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string())
 }
 
 fn to_response(

@@ -108,13 +108,29 @@ impl Worker {
             apply_migrations(&dir, &config);
         }
 
+        // A port picked free can be taken before workerd binds it; such a start is retried.
+        for attempt in 1..=3 {
+            let mut worker = Worker::spawn(&dir, &config);
+            match worker.wait_until_serving() {
+                Ok(()) => return worker,
+                Err(why) if attempt < 3 && why.contains("Address already in use") => {
+                    let mut failed = worker;
+                    failed.keep_dir = true;
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn spawn(dir: &Path, config: &Path) -> Worker {
         let port = free_port();
         let log = dir.join("wrangler.log");
         let log_file = fs::File::create(&log).expect("temp dir is writable");
         let child = Command::new(wrangler())
             .arg("dev")
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .args(["--local", "--ip", "127.0.0.1", "--test-scheduled"])
             .args(["--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
@@ -130,35 +146,38 @@ impl Worker {
             .spawn()
             .expect("wrangler is installed (make tools)");
         RUNNING.lock().unwrap().push(child.id() as i32);
-
-        let mut worker = Worker {
+        Worker {
             base: format!("http://127.0.0.1:{port}"),
             keep_dir: false,
-            dir,
-            config,
+            dir: dir.to_path_buf(),
+            config: config.to_path_buf(),
             log,
             child,
-        };
-        worker.wait_until_serving();
-        worker
+        }
     }
 
-    fn wait_until_serving(&mut self) {
+    fn wait_until_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wrangler dev exited with {status}:\n{}", self.logs());
+                return Err(format!(
+                    "wrangler dev exited with {status}:\n{}",
+                    self.logs()
+                ));
             }
             if ureq::get(&self.url("/livez"))
                 .timeout(Duration::from_secs(2))
                 .call()
                 .is_ok()
             {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("worker did not answer within 120 s:\n{}", self.logs());
+        Err(format!(
+            "worker did not answer within 120 s:\n{}",
+            self.logs()
+        ))
     }
 
     /// Applies the D1 migrations to this (running) instance's local database.
@@ -354,11 +373,19 @@ fn apply_migrations(dir: &Path, config: &Path) {
     );
 }
 
+/// A free loopback port below Linux's ephemeral range (32768+), where ports the kernel hands
+/// out to other sockets (wrangler's and workerd's own among them) cannot land on it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let start = std::process::id() as usize * 7;
+    for _ in 0..12_000 {
+        let port = 20_000 + (start + NEXT.fetch_add(1, Ordering::SeqCst)) % 12_000;
+        let port = port as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between 20000 and 32000")
 }
 
 /// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,
