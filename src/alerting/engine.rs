@@ -10,7 +10,7 @@ use super::dispatch::enabled_channels;
 use super::plan::{plan, Origin};
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
 use super::slo::{report, report_windows_ms, SloConfig};
-use super::state::{advance, AlertPhase, AlertState};
+use super::state::advance;
 use crate::config::Config;
 use crate::store::{self, AlertRow, OutboxEntry, StoreError};
 use crate::telemetry::log::{error_field, Level, Logger};
@@ -83,7 +83,7 @@ pub async fn run(
             }
         };
         let prev_row = previous.get(&rule.id);
-        let prev = prev_row.map(to_state).unwrap_or_default();
+        let prev = prev_row.map(|row| row.state.clone()).unwrap_or_default();
         let (next, transition) = advance(&prev, &evaluation, rule, now_ms, repeat_ms);
         advanced.push((rule, prev, next, transition));
     }
@@ -91,7 +91,14 @@ pub async fn run(
     // Compare-and-set: a run that lost the race to an overlapping run must not notify.
     let rows: Vec<(AlertRow, Option<f64>)> = advanced
         .iter()
-        .map(|(rule, prev, next, _)| (to_row(rule, next), prev.last_eval_ms))
+        .map(|(rule, prev, next, _)| {
+            let row = AlertRow {
+                rule_id: rule.id.clone(),
+                severity: rule.severity.clone(),
+                state: next.clone(),
+            };
+            (row, prev.last_eval_ms)
+        })
         .collect();
     let won = store::save_alert_rows(db, &rows).await?;
     let rule_ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
@@ -135,32 +142,4 @@ pub async fn run(
         .filter_map(|r| Some((r.name.as_str().to_string(), serde_json::to_string(r).ok()?)))
         .collect();
     store::save_slo_reports(db, now_ms, &reports).await
-}
-
-fn to_state(row: &AlertRow) -> AlertState {
-    AlertState {
-        phase: AlertPhase::parse(&row.phase).unwrap_or_default(),
-        active_since_ms: row.active_since_ms,
-        fired_at_ms: row.fired_at_ms,
-        resolved_at_ms: row.resolved_at_ms,
-        last_true_ms: row.last_true_ms,
-        last_value: row.last_value,
-        last_eval_ms: row.last_eval_ms,
-        last_notified_ms: row.last_notified_ms,
-    }
-}
-
-fn to_row(rule: &Rule, state: &AlertState) -> AlertRow {
-    AlertRow {
-        rule_id: rule.id.clone(),
-        phase: state.phase.as_str().to_string(),
-        severity: rule.severity.clone(),
-        active_since_ms: state.active_since_ms,
-        fired_at_ms: state.fired_at_ms,
-        resolved_at_ms: state.resolved_at_ms,
-        last_true_ms: state.last_true_ms,
-        last_value: state.last_value,
-        last_eval_ms: state.last_eval_ms,
-        last_notified_ms: state.last_notified_ms,
-    }
 }

@@ -10,6 +10,7 @@ use super::timing::ServerTiming;
 use crate::alerting::dispatch::enabled_channels;
 use crate::alerting::engine;
 use crate::alerting::rules::format_duration;
+use crate::alerting::state::AlertPhase;
 use crate::build_info::{self, MIGRATIONS};
 use crate::config::Config;
 use crate::cron;
@@ -97,13 +98,13 @@ async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Repl
                 "keepFiringFor": format_duration(rule.keep_firing_for_ms),
                 "labels": rule.labels,
                 "annotations": rule.annotations,
-                "state": state.map_or("inactive", |s| s.phase.as_str()),
-                "since": iso(state.and_then(|s| s.active_since_ms)),
-                "firedAt": iso(state.and_then(|s| s.fired_at_ms)),
-                "resolvedAt": iso(state.and_then(|s| s.resolved_at_ms)),
-                "lastValue": state.map(|s| s.last_value),
-                "lastEvaluation": iso(state.and_then(|s| s.last_eval_ms)),
-                "lastNotification": iso(state.and_then(|s| s.last_notified_ms)),
+                "state": state.map_or("inactive", |s| s.state.phase.as_str()),
+                "since": iso(state.and_then(|s| s.state.active_since_ms)),
+                "firedAt": iso(state.and_then(|s| s.state.fired_at_ms)),
+                "resolvedAt": iso(state.and_then(|s| s.state.resolved_at_ms)),
+                "lastValue": state.map(|s| s.state.last_value),
+                "lastEvaluation": iso(state.and_then(|s| s.state.last_eval_ms)),
+                "lastNotification": iso(state.and_then(|s| s.state.last_notified_ms)),
             })
         })
         .collect();
@@ -205,7 +206,7 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, store::StoreEr
             .map(|row| AlertSample {
                 alertname: row.rule_id,
                 severity: row.severity,
-                state: row.phase,
+                state: row.state.phase.as_str().to_string(),
             })
             .collect(),
         slos: slos?
@@ -227,7 +228,7 @@ pub fn livez(accept: &str, verbose: bool) -> Reply {
 }
 
 async fn readyz(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Reply {
-    let results = run_checks(req, &Check::ALL, timing).await;
+    let results = run_checks(req, timing).await;
     let report = checks::render_probe(
         "readyz",
         &results,
@@ -238,13 +239,14 @@ async fn readyz(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Reply {
 }
 
 async fn readyz_check(req: &RequestInfo<'_>, check: Check, timing: &mut ServerTiming) -> Reply {
-    let results = run_checks(req, &[check], timing).await;
-    let report = checks::render_single(&results[0]);
+    let result = probes::run_one(req.env, check, req.config.check_timeout_ms).await;
+    record(req, std::slice::from_ref(&result), timing);
+    let report = checks::render_single(&result);
     Reply::text(report.status, report.body)
 }
 
 async fn health(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Reply {
-    let results = run_checks(req, &Check::ALL, timing).await;
+    let results = run_checks(req, timing).await;
     let (status, body) = checks::render_health(
         &identity(req.config),
         &results,
@@ -324,8 +326,8 @@ async fn health_detailed(
             status = status.max(backlog_status);
             body["activeAlerts"] = alerts
                 .iter()
-                .filter(|a| a.phase == "firing" || a.phase == "pending")
-                .map(|a| json!({"alertname": a.rule_id, "severity": a.severity, "state": a.phase, "value": a.last_value}))
+                .filter(|a| matches!(a.state.phase, AlertPhase::Firing | AlertPhase::Pending))
+                .map(|a| json!({"alertname": a.rule_id, "severity": a.severity, "state": a.state.phase.as_str(), "value": a.state.last_value}))
                 .collect::<Vec<_>>()
                 .into();
             body["slo"] = slos.into();
@@ -344,14 +346,10 @@ async fn health_detailed(
     ))
 }
 
-/// Runs `which` checks concurrently, records their timings and logs every failure with its real
+/// Runs every check concurrently, records their timings and logs every failure with its real
 /// reason (the response withholds it).
-async fn run_checks(
-    req: &RequestInfo<'_>,
-    which: &[Check],
-    timing: &mut ServerTiming,
-) -> Vec<CheckResult> {
-    let results = probes::run_all(req.env, which, req.config.check_timeout_ms).await;
+async fn run_checks(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Vec<CheckResult> {
+    let results = probes::run_all(req.env, &Check::ALL, req.config.check_timeout_ms).await;
     record(req, &results, timing);
     results
 }

@@ -8,6 +8,7 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
 use crate::alerting::rules::WindowStats;
+use crate::alerting::state::AlertState;
 use crate::health::checks::CheckResult;
 use crate::telemetry::metrics::{Flush, BUCKETS};
 
@@ -337,8 +338,13 @@ pub async fn load_windows(
     let results = db.batch(statements).await?;
     let mut windows = BTreeMap::new();
     for (&window, pair) in windows_ms.iter().zip(results.chunks(2)) {
-        let r = pair[0].results::<Requests>()?.into_iter().next();
-        let p = pair[1].results::<Probes>()?.into_iter().next();
+        let [requests, probes] = pair else {
+            return Err(StoreError(
+                "D1 returned fewer results than the batch had statements".into(),
+            ));
+        };
+        let r = requests.results::<Requests>()?.into_iter().next();
+        let p = probes.results::<Probes>()?.into_iter().next();
         let mut stats = WindowStats::default();
         if let Some(r) = r {
             stats.requests = r.requests.unwrap_or(0);
@@ -417,30 +423,29 @@ pub async fn dependency_statuses(db: &D1Database) -> StoreResult<Vec<DependencyS
         .results()?)
 }
 
-/// One `alert_state` row.
+/// One `alert_state` row: a rule's alert state and the severity it was stored with.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 pub struct AlertRow {
     pub rule_id: String,
-    pub phase: String,
     pub severity: String,
-    pub active_since_ms: Option<f64>,
-    pub fired_at_ms: Option<f64>,
-    pub resolved_at_ms: Option<f64>,
-    pub last_true_ms: Option<f64>,
-    pub last_value: f64,
-    pub last_eval_ms: Option<f64>,
-    pub last_notified_ms: Option<f64>,
+    #[serde(flatten)]
+    pub state: AlertState,
 }
 
 const ALERT_COLUMNS: &str = "rule_id, phase, severity, active_since_ms, fired_at_ms, \
     resolved_at_ms, last_true_ms, last_value, last_eval_ms, last_notified_ms";
 
-/// Every stored alert state (one row per rule, so bounded by the rule count).
+/// Every stored alert state (one row per rule, so bounded by the rule count). Columns are
+/// aliased to `AlertState`'s field names so rows deserialize straight into it.
 pub async fn alert_rows(db: &D1Database) -> StoreResult<Vec<AlertRow>> {
     Ok(db
-        .prepare(format!(
-            "SELECT {ALERT_COLUMNS} FROM alert_state ORDER BY rule_id LIMIT 1000"
-        ))
+        .prepare(
+            "SELECT rule_id, severity, phase, active_since_ms AS activeSinceMs,
+                    fired_at_ms AS firedAtMs, resolved_at_ms AS resolvedAtMs,
+                    last_true_ms AS lastTrueMs, last_value AS lastValue,
+                    last_eval_ms AS lastEvalMs, last_notified_ms AS lastNotifiedMs
+             FROM alert_state ORDER BY rule_id LIMIT 1000",
+        )
         .all()
         .await?
         .results()?)
@@ -474,15 +479,15 @@ pub async fn save_alert_rows(
             ))
             .bind(&[
                 row.rule_id.as_str().into(),
-                row.phase.as_str().into(),
+                row.state.phase.as_str().into(),
                 row.severity.as_str().into(),
-                nullable(row.active_since_ms),
-                nullable(row.fired_at_ms),
-                nullable(row.resolved_at_ms),
-                nullable(row.last_true_ms),
-                finite(row.last_value).into(),
-                nullable(row.last_eval_ms),
-                nullable(row.last_notified_ms),
+                nullable(row.state.active_since_ms),
+                nullable(row.state.fired_at_ms),
+                nullable(row.state.resolved_at_ms),
+                nullable(row.state.last_true_ms),
+                finite(row.state.last_value).into(),
+                nullable(row.state.last_eval_ms),
+                nullable(row.state.last_notified_ms),
                 nullable(*previous),
             ])
         })

@@ -32,21 +32,17 @@ pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
 }
 
 /// Writes everything unflushed to D1; on failure the counts stay for the next flush.
-/// Returns the number of series written.
-pub async fn flush(env: &Env, now_ms: f64) -> Result<usize, StoreError> {
+pub async fn flush(env: &Env, now_ms: f64) -> Result<(), StoreError> {
     let batch = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
     if batch.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let written = match store::database(env) {
         Ok(db) => store::flush_request_metrics(&db, &batch).await,
         Err(e) => Err(e),
     };
-    match written {
-        Ok(()) => Ok(batch.series.len()),
-        Err(e) => {
-            AGGREGATOR.with(|a| a.borrow_mut().restore(batch));
-            Err(e)
-        }
+    if written.is_err() {
+        AGGREGATOR.with(|a| a.borrow_mut().restore(batch));
     }
+    written
 }
