@@ -1,5 +1,5 @@
-//! The minute cron: the steps of DESIGN.md §4, in order, each logged, none able to stop the
-//! others: flush metrics, self-probe, alerting, delivery, hourly housekeeping, heartbeat.
+//! The minute cron, its steps in order, each logged, none able to stop the others: flush
+//! metrics, self-probe, alerting, delivery, hourly housekeeping, heartbeat.
 //!
 //! "Now" is the scheduled event's time, never a clock read elsewhere, so tests drive time
 //! through the scheduled test endpoint.
@@ -8,12 +8,13 @@ use serde_json::{json, Map};
 use worker::{Date, Env, ScheduledEvent};
 
 use crate::alerting::{dispatch, engine};
+use crate::config::Config;
 use crate::health::checks::Check;
 use crate::health::probes;
 use crate::housekeeping;
 use crate::settings;
-use crate::store;
-use crate::telemetry::log::{error_field, Level};
+use crate::store::Store;
+use crate::telemetry::log::{error_field, Level, Logger};
 use crate::telemetry::pipeline;
 
 /// The job name under which the minute cron records its heartbeat.
@@ -23,67 +24,29 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     let now_ms = event.schedule();
     let started = Date::now().as_millis() as f64;
     let settings = settings::load(&env);
-    let (config, logger) = (&settings.config, &settings.logger);
+    let logger = &settings.logger;
     let mut failures: Vec<String> = Vec::new();
 
     if let Err(e) = pipeline::flush(&env, now_ms).await {
         failures.push(format!("metrics flush: {e}"));
     }
-    match (config, store::database(&env)) {
+    let store = Store::open(&env);
+    match (&settings.config, &store) {
         (Err(e), _) => failures.push(e.to_string()),
         (Ok(_), Err(e)) => failures.push(e.to_string()),
-        (Ok(config), Ok(db)) => {
-            let last_success = store::read_heartbeat(&db, JOB)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|hb| hb.last_success_ms);
-
-            // The self-probe: the readiness checks, recorded as the availability SLI's probe
-            // half and as vigil_dependency_* metrics.
-            let results = probes::run_all(&env, &Check::ALL, config.check_timeout_ms).await;
-            if let Err(e) = store::record_self_probe(&db, now_ms, &results).await {
-                failures.push(format!("self-probe: {e}"));
-            }
-            let dependencies: Vec<(String, bool)> = results
-                .iter()
-                .map(|r| (r.check.name().to_string(), r.passed()))
-                .collect();
-
-            if let Err(e) =
-                engine::run(&db, config, logger, now_ms, &dependencies, last_success).await
-            {
-                failures.push(format!("alerting: {e}"));
-            }
-            match dispatch::deliver_due(&db, config, logger, now_ms).await {
-                Ok((delivered, failed)) if delivered + failed > 0 => {
-                    let mut fields = Map::new();
-                    fields.insert("delivered".into(), delivered.into());
-                    fields.insert("failed".into(), failed.into());
-                    logger.emit(Level::Info, "notifications sent", fields);
-                }
-                Ok(_) => {}
-                Err(e) => failures.push(format!("notifications: {e}")),
-            }
-            if housekeeping::due(now_ms) {
-                match housekeeping::run(&env, &db, now_ms).await {
-                    Ok(archived) if archived > 0 => {
-                        let mut fields = Map::new();
-                        fields.insert("archived".into(), archived.into());
-                        logger.emit(Level::Info, "alert history archived to R2", fields);
-                    }
-                    Ok(_) => {}
-                    Err(e) => failures.push(format!("housekeeping: {e}")),
-                }
-            }
+        (Ok(config), Ok(store)) => {
+            failures.extend(minute(&env, store, config, logger, now_ms).await);
         }
     }
 
     let duration = Date::now().as_millis() as f64 - started;
     let error = (!failures.is_empty()).then(|| failures.join("; "));
-    let heartbeat = match store::database(&env) {
-        Ok(db) => store::record_heartbeat(&db, JOB, now_ms, duration, error.as_deref()).await,
-        Err(e) => Err(e),
+    let heartbeat = match &store {
+        Ok(store) => {
+            let error = error.as_deref();
+            store.record_heartbeat(JOB, now_ms, duration, error).await
+        }
+        Err(e) => Err(e.clone()),
     };
     if let Err(e) = heartbeat {
         failures.push(format!("heartbeat: {e}"));
@@ -96,10 +59,63 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     if failures.is_empty() {
         logger.emit(Level::Info, "cron run", fields);
     } else {
-        fields.insert(
-            "error".into(),
-            error_field("CronStepFailed", &failures.join("; ")),
-        );
+        let failed = error_field("CronStepFailed", &failures.join("; "));
+        fields.insert("error".into(), failed);
         logger.emit(Level::Error, "cron run", fields);
     }
+}
+
+/// The steps that need the database: self-probe, alerting, delivery, housekeeping. Returns what
+/// failed; a failed step never stops the next.
+async fn minute(
+    env: &Env,
+    store: &Store,
+    config: &Config,
+    logger: &Logger,
+    now_ms: f64,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let last_success = store
+        .read_heartbeat(JOB)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|hb| hb.last_success_ms);
+
+    // The self-probe: the readiness checks, recorded as the availability SLI's probe half and
+    // as vigil_dependency_* metrics.
+    let results = probes::run_all(env, &Check::ALL, config.check_timeout_ms).await;
+    if let Err(e) = store.record_self_probe(now_ms, &results).await {
+        failures.push(format!("self-probe: {e}"));
+    }
+    let dependencies: Vec<(Check, bool)> = results.iter().map(|r| (r.check, r.passed())).collect();
+    let seen = engine::Observations {
+        dependencies: &dependencies,
+        last_cron_success_ms: last_success,
+    };
+    if let Err(e) = engine::run(store, config, logger, now_ms, seen).await {
+        failures.push(format!("alerting: {e}"));
+    }
+    match dispatch::deliver_due(store, config, logger, now_ms).await {
+        Ok((delivered, failed)) if delivered + failed > 0 => {
+            let mut fields = Map::new();
+            fields.insert("delivered".into(), delivered.into());
+            fields.insert("failed".into(), failed.into());
+            logger.emit(Level::Info, "notifications sent", fields);
+        }
+        Ok(_) => {}
+        Err(e) => failures.push(format!("notifications: {e}")),
+    }
+    if housekeeping::due(now_ms) {
+        match housekeeping::run(env, store, now_ms).await {
+            Ok(archived) if archived > 0 => {
+                let mut fields = Map::new();
+                fields.insert("archived".into(), archived.into());
+                logger.emit(Level::Info, "alert history archived to R2", fields);
+            }
+            Ok(_) => {}
+            Err(e) => failures.push(format!("housekeeping: {e}")),
+        }
+    }
+    failures
 }

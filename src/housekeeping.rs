@@ -1,11 +1,11 @@
 //! Housekeeping, on its own schedule (the first cron run of each hour): retention of rollups and
 //! delivered notifications, and archiving of old alert history to R2 before it leaves D1.
 
-use worker::{D1Database, Env};
+use worker::Env;
 
 use crate::health::probes::R2_BINDING;
-use crate::store::{self, HISTORY_RETENTION_MS};
-use crate::telemetry::log::iso_timestamp;
+use crate::store::{describe, Store, HISTORY_RETENTION_MS};
+use vigil_core::time::iso_timestamp;
 
 /// History lines archived per run; a backlog drains over the following hours.
 const ARCHIVE_BATCH: u32 = 1000;
@@ -18,11 +18,13 @@ pub fn due(now_ms: f64) -> bool {
 /// Applies retention and archives history older than 90 days as one JSON-lines object per run
 /// under `alert-history/` in R2. History is deleted only after its archive is written, so an
 /// R2 failure loses nothing: it is retried next hour.
-pub async fn run(env: &Env, db: &D1Database, now_ms: f64) -> Result<usize, String> {
-    store::apply_retention(db, now_ms)
+pub async fn run(env: &Env, store: &Store, now_ms: f64) -> Result<usize, String> {
+    store
+        .apply_retention(now_ms)
         .await
         .map_err(|e| format!("retention: {e}"))?;
-    let old = store::history_before(db, now_ms - HISTORY_RETENTION_MS, ARCHIVE_BATCH)
+    let old = store
+        .history_before(now_ms - HISTORY_RETENTION_MS, ARCHIVE_BATCH)
         .await
         .map_err(|e| format!("history: {e}"))?;
     if old.is_empty() {
@@ -49,9 +51,10 @@ pub async fn run(env: &Env, db: &D1Database, now_ms: f64) -> Result<usize, Strin
         .put(&key, lines.into_bytes())
         .execute()
         .await
-        .map_err(|e| format!("archive to R2: {}; history kept in D1", store::describe(&e)))?;
+        .map_err(|e| format!("archive to R2: {}; history kept in D1", describe(&e)))?;
     let ids: Vec<f64> = old.iter().map(|h| h.id).collect();
-    store::delete_history(db, &ids)
+    store
+        .delete_history(&ids)
         .await
         .map_err(|e| format!("history delete: {e}"))?;
     Ok(ids.len())

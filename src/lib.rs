@@ -1,12 +1,13 @@
 //! Vigil: an operations worker for Cloudflare Workers.
 //!
-//! The crate is split into a pure core (plain functions over plain data, unit-tested on the host)
-//! and a thin shell that adapts it to the Workers runtime. The shell is the two entry points
-//! below plus the modules that touch bindings: `http::serve`, `health::probes`, `store`, `cron`.
+//! This crate is the shell: the entry points below and the modules that touch the runtime
+//! (`http`, `cron`, `store`, `health::probes`, `alerting::{engine, dispatch}`). Everything they
+//! decide is delegated to the pure `vigil-core` crate, re-exported here under the same module
+//! names so a path reads the same from either side.
 
 mod alerting;
 mod build_info;
-mod config;
+mod console;
 mod cron;
 mod health;
 mod housekeeping;
@@ -14,6 +15,8 @@ mod http;
 mod settings;
 mod store;
 mod telemetry;
+
+use vigil_core::config;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 

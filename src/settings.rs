@@ -10,6 +10,7 @@ use std::rc::Rc;
 use worker::Env;
 
 use crate::config::{Config, ConfigError};
+use crate::console::SINK;
 use crate::telemetry::log::{Level, Logger};
 
 pub struct Settings {
@@ -28,8 +29,8 @@ pub fn load(env: &Env) -> Rc<Settings> {
         Rc::clone(cell.get_or_init(|| {
             let config = Config::parse(|name| env.var(name).ok().map(|v| v.to_string()));
             let logger = match &config {
-                Ok(c) => Logger::new(c.log_level, &c.service_name, &c.environment),
-                Err(_) => Logger::new(Level::Info, "vigil", "unknown"),
+                Ok(c) => Logger::new(c.log_level, &c.service_name, &c.environment, SINK),
+                Err(_) => Logger::new(Level::Info, "vigil", "unknown", SINK),
             };
             Rc::new(Settings { config, logger })
         }))

@@ -1,9 +1,8 @@
-//! Alerting: rules, their Prometheus-style state machine, SLO burn rates, and notifications.
+//! Alerting in the shell: the cron's alerting pass (`engine`) and outbox delivery (`dispatch`)
+//! around the pure rules, state machine and notifications of `vigil-core`.
+
+pub use vigil_core::alerting::*;
+pub use vigil_core::notify;
 
 pub mod dispatch;
 pub mod engine;
-pub mod notify;
-pub mod plan;
-pub mod rules;
-pub mod slo;
-pub mod state;

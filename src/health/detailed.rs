@@ -6,16 +6,9 @@ use futures::future::join3;
 use serde_json::{json, Value};
 use worker::Env;
 
-use super::checks::{round_ms, Status};
+use super::checks::round_ms;
 use super::probes::{now_ms, with_timeout, KV_BINDING, R2_BINDING};
-use crate::store::{self, ChannelBacklog, Heartbeat};
-use crate::telemetry::log::iso_timestamp;
-
-/// A heartbeat older than this means the cron is not running.
-pub const HEARTBEAT_STALE_MS: f64 = 3.0 * 60_000.0;
-
-/// An undelivered notification older than this means a receiver has been failing for a while.
-pub const BACKLOG_STALE_MS: f64 = 10.0 * 60_000.0;
+use crate::store::Store;
 
 /// One write → read back → delete round trip.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +85,8 @@ async fn r2_round_trip(env: &Env, id: &str) -> Result<(), String> {
         .bucket(R2_BINDING)
         .map_err(|_| format!("R2 binding {R2_BINDING} is not configured"))?;
     let key = format!("vigil-smoke/{id}");
-    let describe = |step: &str, e: worker::Error| format!("R2 {step}: {}", store::describe(&e));
+    let describe =
+        |step: &str, e: worker::Error| format!("R2 {step}: {}", crate::store::describe(&e));
     bucket
         .put(&key, id.as_bytes().to_vec())
         .execute()
@@ -118,8 +112,9 @@ async fn r2_round_trip(env: &Env, id: &str) -> Result<(), String> {
 }
 
 async fn d1_round_trip(env: &Env, id: &str) -> Result<(), String> {
-    let db = store::database(env).map_err(|e| e.to_string())?;
-    let read = store::smoke_round_trip(&db, id, now_ms())
+    let store = Store::open(env).map_err(|e| e.to_string())?;
+    let read = store
+        .smoke_round_trip(id, now_ms())
         .await
         .map_err(|e| format!("D1: {e}"))?;
     expect_same("D1", read.as_deref(), id)
@@ -135,111 +130,9 @@ fn expect_same(component: &str, read: Option<&str>, written: &str) -> Result<(),
     }
 }
 
-/// The cron heartbeat's report and status: warn when missing or older than 3 minutes.
-pub fn heartbeat_report(heartbeat: Option<&Heartbeat>, now_ms: f64) -> (Status, Value) {
-    let Some(hb) = heartbeat else {
-        return (
-            Status::Warn,
-            json!({"status": "warn", "output": "the cron has never run; check [triggers] crons"}),
-        );
-    };
-    let age_s = hb
-        .last_success_ms
-        .map(|ms| ((now_ms - ms) / 1000.0).max(0.0).round());
-    let stale = hb
-        .last_success_ms
-        .is_none_or(|ms| now_ms - ms > HEARTBEAT_STALE_MS);
-    let status = if stale { Status::Warn } else { Status::Pass };
-    (
-        status,
-        json!({
-            "status": status.as_str(),
-            "lastRun": iso_timestamp(hb.last_run_ms),
-            "lastSuccess": hb.last_success_ms.map(iso_timestamp),
-            "ageSeconds": age_s,
-            "lastError": hb.last_error,
-        }),
-    )
-}
-
-/// The notification outbox per channel; warn when something has waited over 10 minutes.
-pub fn backlog_report(backlog: &[ChannelBacklog], now_ms: f64) -> (Status, Value) {
-    let stale = backlog
-        .iter()
-        .filter_map(|b| b.oldest_created_ms)
-        .any(|oldest| now_ms - oldest > BACKLOG_STALE_MS);
-    let status = if stale { Status::Warn } else { Status::Pass };
-    let channels: Vec<Value> = backlog
-        .iter()
-        .map(|b| {
-            json!({
-                "channel": b.channel,
-                "pending": b.pending,
-                "oldestPending": b.oldest_created_ms.map(iso_timestamp),
-                "lastError": b.last_error,
-            })
-        })
-        .collect();
-    (
-        status,
-        json!({"status": status.as_str(), "outbox": channels}),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn heartbeat(success_ms: Option<f64>) -> Heartbeat {
-        Heartbeat {
-            last_run_ms: 1_000_000.0,
-            last_success_ms: success_ms,
-            last_error: None,
-        }
-    }
-
-    #[test]
-    fn a_fresh_heartbeat_passes_and_reports_its_age() {
-        let (status, report) = heartbeat_report(Some(&heartbeat(Some(1_000_000.0))), 1_060_000.0);
-        assert_eq!(status, Status::Pass);
-        assert_eq!(report["ageSeconds"], 60.0);
-    }
-
-    #[test]
-    fn a_heartbeat_older_than_three_minutes_or_missing_warns() {
-        let now = 1_000_000.0 + HEARTBEAT_STALE_MS + 1.0;
-        assert_eq!(
-            heartbeat_report(Some(&heartbeat(Some(1_000_000.0))), now).0,
-            Status::Warn
-        );
-        assert_eq!(
-            heartbeat_report(Some(&heartbeat(None)), now).0,
-            Status::Warn
-        );
-        assert_eq!(heartbeat_report(None, now).0, Status::Warn);
-    }
-
-    #[test]
-    fn a_notification_waiting_over_ten_minutes_warns() {
-        let backlog = |oldest: Option<f64>| ChannelBacklog {
-            channel: "slack".into(),
-            pending: u64::from(oldest.is_some()),
-            oldest_created_ms: oldest,
-            last_error: Some("receiver answered HTTP 500".into()),
-        };
-        let now = 3_600_000.0;
-        assert_eq!(backlog_report(&[backlog(None)], now).0, Status::Pass);
-        assert_eq!(
-            backlog_report(&[backlog(Some(now - 60_000.0))], now).0,
-            Status::Pass
-        );
-        let (status, report) = backlog_report(&[backlog(Some(now - BACKLOG_STALE_MS - 1.0))], now);
-        assert_eq!(status, Status::Warn);
-        assert_eq!(
-            report["outbox"][0]["lastError"],
-            "receiver answered HTTP 500"
-        );
-    }
 
     #[test]
     fn round_trip_values_must_match() {

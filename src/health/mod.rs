@@ -1,7 +1,7 @@
-//! Health, liveness and readiness: what the checks are, how their results are reported
-//! (`checks`), how they run against the bindings (`probes`) and the deeper round trips of
-//! `/health/detailed` (`detailed`).
+//! Health in the shell: running the checks against the bindings (`probes`) and the round trips
+//! of `/health/detailed` (`detailed`), around the pure reports of `vigil-core`.
 
-pub mod checks;
+pub use vigil_core::health::*;
+
 pub mod detailed;
 pub mod probes;

@@ -1,7 +1,9 @@
 //! Runs the readiness checks against the real bindings, concurrently, each under its own
 //! timeout, so readiness takes as long as the slowest check rather than the sum.
 
+use std::cell::Cell;
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures::future::{join_all, select, Either};
@@ -9,22 +11,43 @@ use worker::{Date, Delay, Env};
 
 use super::checks::{migration_gap, Check, CheckResult};
 use crate::build_info::MIGRATIONS;
-use crate::store;
+use crate::store::{describe, Store};
 
 /// Key read by the KV check and object headed by the R2 check; they need not exist.
 pub const PROBE_KEY: &str = "vigil:readiness-probe";
 pub const KV_BINDING: &str = "KV";
 pub const R2_BINDING: &str = "BUCKET";
 
+/// Counts the D1 statements the checks of one request run (shared with its other queries).
+pub type D1Statements = Rc<Cell<u32>>;
+
 /// Runs `checks` concurrently, each limited to `timeout_ms`.
 pub async fn run_all(env: &Env, checks: &[Check], timeout_ms: u32) -> Vec<CheckResult> {
-    join_all(checks.iter().map(|&check| run_one(env, check, timeout_ms))).await
+    run_counted(env, &D1Statements::default(), checks, timeout_ms).await
+}
+
+/// Like [`run_all`], adding the D1 statements the checks run to `statements`.
+pub async fn run_counted(
+    env: &Env,
+    statements: &D1Statements,
+    checks: &[Check],
+    timeout_ms: u32,
+) -> Vec<CheckResult> {
+    let each = checks
+        .iter()
+        .map(|&check| run_one(env, statements.clone(), check, timeout_ms));
+    join_all(each).await
 }
 
 /// Runs one check under `timeout_ms`; a check that takes longer fails with `timeout after Nms`.
-pub async fn run_one(env: &Env, check: Check, timeout_ms: u32) -> CheckResult {
+pub async fn run_one(
+    env: &Env,
+    statements: D1Statements,
+    check: Check,
+    timeout_ms: u32,
+) -> CheckResult {
     let started = now_ms();
-    let error = match with_timeout(probe(env, check), timeout_ms).await {
+    let error = match with_timeout(probe(env, statements, check), timeout_ms).await {
         Some(Ok(())) => None,
         Some(Err(reason)) => Some(reason),
         None => Some(format!("timeout after {timeout_ms}ms")),
@@ -49,15 +72,16 @@ pub fn now_ms() -> f64 {
     Date::now().as_millis() as f64
 }
 
-async fn probe(env: &Env, check: Check) -> Result<(), String> {
+async fn probe(env: &Env, statements: D1Statements, check: Check) -> Result<(), String> {
     match check {
         Check::D1 => {
-            let db = store::database(env).map_err(|e| e.to_string())?;
-            store::ping(&db).await.map_err(|e| e.to_string())
+            let store = Store::counted(env, statements).map_err(|e| e.to_string())?;
+            store.ping().await.map_err(|e| e.to_string())
         }
         Check::Migrations => {
-            let db = store::database(env).map_err(|e| e.to_string())?;
-            let applied = store::applied_migrations(&db)
+            let store = Store::counted(env, statements).map_err(|e| e.to_string())?;
+            let applied = store
+                .applied_migrations()
                 .await
                 .map_err(|e| e.to_string())?;
             migration_gap(MIGRATIONS, &applied)
@@ -80,7 +104,7 @@ async fn probe(env: &Env, check: Check) -> Result<(), String> {
                 .head(PROBE_KEY)
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("R2 head failed: {}", store::describe(&e)))
+                .map_err(|e| format!("R2 head failed: {}", describe(&e)))
         }
     }
 }

@@ -1,21 +1,18 @@
-//! The HTTP shell: resolves the route, runs the handler, and gives every response the headers,
-//! the access-log line, the metric counts and the Analytics Engine datapoint DESIGN.md §2–3
-//! promise. Everything it decides is delegated to the pure modules below; this file only adapts
-//! them to the runtime.
+//! The HTTP shell: resolves the route, runs the handler, and gives every response its common
+//! headers (request id, `Server-Timing`, version, `Cache-Control`), the access-log line, the
+//! metric counts and the Analytics Engine datapoint. What it decides is delegated to the pure
+//! `vigil_core::http` modules; this file only adapts them to the runtime.
 
-mod auth;
 mod handlers;
-mod reply;
-mod request_id;
-mod routes;
-mod timing;
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use serde_json::{json, Map, Value};
 use worker::{
     AnalyticsEngineDataPointBuilder, Context, Date, Env, Headers, Request, Response, Result,
 };
 
-use crate::build_info;
 use crate::settings;
 use crate::telemetry::analytics::{self, RequestFacts};
 use crate::telemetry::log::{error_field, redact_query, truncate, Level};
@@ -23,6 +20,8 @@ use crate::telemetry::pipeline;
 use reply::{ApiError, Reply};
 use routes::{Endpoint, Outcome};
 use timing::ServerTiming;
+use vigil_core::http::{reply, request_id, routes, timing};
+use vigil_core::VERSION;
 
 /// The Analytics Engine binding's name in `wrangler.toml`.
 const ANALYTICS_BINDING: &str = "ANALYTICS";
@@ -39,6 +38,7 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let settings = settings::load(&env);
     let (config, logger) = (&settings.config, &settings.logger);
     let mut timing = ServerTiming::default();
+    let d1_statements = Rc::new(Cell::new(0));
 
     let result = match (route.outcome, config) {
         (Outcome::NotFound, _) => Err(ApiError::not_found(&path)),
@@ -64,6 +64,7 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 accept: &accept,
                 authorization: authorization.as_deref(),
                 query: &query,
+                d1_statements: d1_statements.clone(),
             };
             handlers::handle(endpoint, &info, &mut timing).await
         }
@@ -89,7 +90,7 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
         country: &country,
         request_id: &request_id,
         duration_ms,
-        d1_operations: timing.d1_operations(),
+        d1_operations: d1_statements.get(),
     };
 
     let fields = access_fields(
@@ -228,7 +229,7 @@ fn to_response(
     headers.set("Cache-Control", "no-store")?;
     headers.set("X-Request-Id", request_id)?;
     headers.set("Server-Timing", server_timing)?;
-    headers.set("X-Vigil-Version", build_info::VERSION)?;
+    headers.set("X-Vigil-Version", VERSION)?;
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }

@@ -1,9 +1,6 @@
-//! What Vigil tells operators about itself: structured logs, metrics and Analytics Engine
-//! datapoints.
+//! Telemetry in the shell: the per-isolate metrics pipeline, around the pure logs, metrics and
+//! exposition of `vigil-core`.
 
-pub mod analytics;
-pub mod catalog;
-pub mod exposition;
-pub mod log;
-pub mod metrics;
+pub use vigil_core::telemetry::*;
+
 pub mod pipeline;

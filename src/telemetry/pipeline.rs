@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use worker::Env;
 
 use super::metrics::Aggregator;
-use crate::store::{self, StoreError};
+use crate::store::{Store, StoreError};
 
 thread_local! {
     // Wasm isolates are single-threaded: this is the isolate's aggregator.
@@ -37,8 +37,8 @@ pub async fn flush(env: &Env, now_ms: f64) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }
-    let written = match store::database(env) {
-        Ok(db) => store::flush_request_metrics(&db, &batch).await,
+    let written = match Store::open(env) {
+        Ok(store) => store.flush_request_metrics(&batch).await,
         Err(e) => Err(e),
     };
     if written.is_err() {

@@ -20,7 +20,7 @@ fn admin(worker: &Worker, path: &str) -> serde_json::Value {
 fn rule(alerts: &serde_json::Value, id: &str) -> serde_json::Value {
     alerts["rules"]
         .as_array()
-        .and_then(|rules| rules.iter().find(|r| r["id"] == id))
+        .and_then(|rules| rules.iter().find(|r| r["rule"]["id"] == id))
         .cloned()
         .unwrap_or_else(|| panic!("rule {id} in {alerts}"))
 }
@@ -35,6 +35,7 @@ fn state(worker: &Worker, id: &str) -> String {
 fn without_kv() -> Options {
     Options {
         without_bindings: vec!["KV"],
+        vars: vec![("RUNBOOK_BASE_URL", "https://runbooks.example/vigil".into())],
         secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
         ..Options::default()
     }
@@ -67,10 +68,12 @@ fn real_5xx_responses_fire_the_error_ratio_alert_after_for_and_resolve_after_kee
         firing["lastValue"].as_f64().unwrap_or(0.0) > 0.5,
         "{firing}"
     );
-    assert!(firing["annotations"]["runbook_url"]
-        .as_str()
-        .unwrap_or("")
-        .ends_with("high-error-ratio.md"));
+    assert_eq!(
+        firing["rule"]["annotations"]["runbook_url"],
+        "https://runbooks.example/vigil/high-error-ratio.md"
+    );
+    assert_eq!(firing["rule"]["kind"], "error_ratio", "the shape operators write");
+    assert_eq!(firing["rule"]["window"], "5m");
 
     let metrics = worker.get("/metrics");
     assert_eq!(

@@ -11,12 +11,12 @@
 //! and the SLI stays defined at zero traffic. Latency counts only requests (bad = requests
 //! slower than the threshold), since a probe's duration says nothing about users' latency.
 
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
 
-use serde::Serialize;
-
-use super::rules::{format_duration, window, Evaluation, WindowStats, DAY_MS, HOUR_MS, MINUTE_MS};
+use super::rules::Evaluation;
+use super::window::{window, WindowStats, Windows};
 use crate::telemetry::metrics::BUCKET_BOUNDS_SECONDS;
+use crate::time::{format_duration, DAY_MS, HOUR_MS, MINUTE_MS};
 
 /// The window the objectives and the error budget are defined over.
 pub const BUDGET_WINDOW_MS: u64 = 30 * DAY_MS;
@@ -43,7 +43,7 @@ impl Default for SloConfig {
 }
 
 /// Which SLO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SloName {
     Availability,
@@ -94,7 +94,7 @@ impl SloName {
 }
 
 /// Alert tier: page (fast burn, wake someone) or ticket (slow burn, fix this week).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SloTier {
     Page,
@@ -172,7 +172,7 @@ pub fn burn_rate(bad: u64, total: u64, objective: f64) -> f64 {
 pub fn slo_condition(
     slo: SloName,
     tier: SloTier,
-    windows: &BTreeMap<u64, WindowStats>,
+    windows: &Windows,
     config: &SloConfig,
 ) -> Result<Evaluation, String> {
     let burn = |window_ms| {
@@ -191,8 +191,8 @@ pub fn slo_condition(
     Ok(result)
 }
 
-/// One SLO's standing, for `/api/slo` and `/metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One SLO's standing, for `/api/slos` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SloReport {
     pub name: SloName,
@@ -220,7 +220,7 @@ pub fn report_windows_ms() -> Vec<u64> {
 
 /// Both SLOs' reports. A window missing from `windows` counts as having no events (a report is
 /// for display; load [`report_windows_ms`] to get real numbers).
-pub fn report(windows: &BTreeMap<u64, WindowStats>, config: &SloConfig) -> Vec<SloReport> {
+pub fn report(windows: &Windows, config: &SloConfig) -> Vec<SloReport> {
     let empty = WindowStats::default();
     let events =
         |slo: SloName, window_ms| slo.events(windows.get(&window_ms).unwrap_or(&empty), config);
@@ -256,6 +256,7 @@ pub fn report(windows: &BTreeMap<u64, WindowStats>, config: &SloConfig) -> Vec<S
 mod tests {
     use super::*;
     use crate::telemetry::metrics::BUCKETS;
+    use std::collections::BTreeMap;
 
     fn requests(total: u64, errors: u64) -> WindowStats {
         let mut buckets = [0; BUCKETS];

@@ -13,7 +13,7 @@ pub enum Endpoint {
     HealthDetailed,
     Metrics,
     Alerts,
-    Slo,
+    Slos,
 }
 
 /// What a request resolves to.
@@ -48,7 +48,7 @@ pub fn resolve(method: &str, path: &str) -> RouteMatch {
         "/health/detailed" => ("/health/detailed", GET, Endpoint::HealthDetailed),
         "/metrics" => ("/metrics", GET_HEAD, Endpoint::Metrics),
         "/api/alerts" => ("/api/alerts", GET, Endpoint::Alerts),
-        "/api/slo" => ("/api/slo", GET, Endpoint::Slo),
+        "/api/slos" => ("/api/slos", GET, Endpoint::Slos),
         _ if path.starts_with("/readyz/") => {
             let template = "/readyz/{check}";
             match Check::parse(&path["/readyz/".len()..]) {

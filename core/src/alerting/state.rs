@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::notify::NotificationKind;
 use super::rules::{Evaluation, Rule};
+use crate::notify::NotificationKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,7 +51,8 @@ pub struct AlertState {
 }
 
 /// A change worth logging; [`Transition::notification`] says which ones reach receivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Transition {
     Pending,
     Firing,
@@ -127,7 +128,7 @@ pub fn advance(
             Some(Transition::Cleared)
         }
         AlertPhase::Firing
-            if !eval.condition && since(prev.last_true_ms) >= rule.keep_firing_for_ms as f64 =>
+            if !eval.condition && since(prev.last_true_ms) >= rule.keep_firing_for.0 as f64 =>
         {
             next.phase = AlertPhase::Resolved;
             next.resolved_at_ms = Some(now_ms);
@@ -147,10 +148,29 @@ pub fn advance(
     (next, transition)
 }
 
+/// The state of an alert whose rule is gone. A firing alert resolves now, so receivers hear
+/// that it ended; any other state announced nothing that needs closing, so the row is simply
+/// dropped (`None`). A run at or before the last evaluation changes nothing either.
+pub fn retire(prev: &AlertState, now_ms: f64) -> Option<(AlertState, Option<Transition>)> {
+    if prev.last_eval_ms.is_some_and(|last| now_ms <= last) || !now_ms.is_finite() {
+        return Some((prev.clone(), None));
+    }
+    (prev.phase == AlertPhase::Firing).then(|| {
+        let next = AlertState {
+            phase: AlertPhase::Resolved,
+            resolved_at_ms: Some(now_ms),
+            last_eval_ms: Some(now_ms),
+            last_notified_ms: Some(now_ms),
+            ..prev.clone()
+        };
+        (next, Some(Transition::Resolved))
+    })
+}
+
 /// Moves a pending episode to firing once `for` has elapsed since it became active.
 fn fire_when_due(next: &mut AlertState, rule: &Rule, now_ms: f64) -> Option<Transition> {
     let active_since = *next.active_since_ms.get_or_insert(now_ms);
-    if now_ms - active_since >= rule.for_ms as f64 {
+    if now_ms - active_since >= rule.for_.0 as f64 {
         next.phase = AlertPhase::Firing;
         next.fired_at_ms = Some(now_ms);
         Some(Transition::Firing)
@@ -163,16 +183,47 @@ fn fire_when_due(next: &mut AlertState, rule: &Rule, now_ms: f64) -> Option<Tran
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerting::rules::{builtin_rules, MINUTE_MS};
+
+    #[test]
+    fn a_firing_alert_whose_rule_is_gone_resolves_and_others_are_dropped() {
+        let firing = AlertState {
+            phase: AlertPhase::Firing,
+            fired_at_ms: Some(0.0),
+            last_eval_ms: Some(60_000.0),
+            ..AlertState::default()
+        };
+        let (next, transition) = retire(&firing, 120_000.0).expect("kept to announce the end");
+        assert_eq!(next.phase, AlertPhase::Resolved);
+        assert_eq!(next.resolved_at_ms, Some(120_000.0));
+        assert_eq!(transition, Some(Transition::Resolved));
+        for phase in [
+            AlertPhase::Pending,
+            AlertPhase::Inactive,
+            AlertPhase::Resolved,
+        ] {
+            let state = AlertState {
+                phase,
+                ..firing.clone()
+            };
+            assert_eq!(retire(&state, 120_000.0), None, "{phase:?}");
+        }
+        assert_eq!(
+            retire(&firing, 60_000.0),
+            Some((firing.clone(), None)),
+            "stale run"
+        );
+    }
+    use crate::alerting::rules::{builtin_rules, Duration};
+    use crate::time::MINUTE_MS;
 
     const T0: f64 = 1_700_000_000_000.0;
     const MIN: f64 = MINUTE_MS as f64;
     const REPEAT: f64 = 60.0 * MIN;
 
     fn rule(for_min: u64, keep_min: u64) -> Rule {
-        let mut rule = builtin_rules("u").remove(0);
-        rule.for_ms = for_min * MINUTE_MS;
-        rule.keep_firing_for_ms = keep_min * MINUTE_MS;
+        let mut rule = builtin_rules(None).remove(0);
+        rule.for_ = Duration(for_min * MINUTE_MS);
+        rule.keep_firing_for = Duration(keep_min * MINUTE_MS);
         rule
     }
 

@@ -15,9 +15,9 @@ pub struct Config {
     pub environment: String,
     pub log_level: Level,
     /// Bearer token for `/health/detailed` and `/api/*`; those endpoints refuse without it.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Bearer token for `/metrics`; the endpoint is open when unset.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// Each readiness check fails when it takes longer than this.
     pub check_timeout_ms: u32,
     /// A check that succeeds but takes longer than this reports `warn` in `/health`.
@@ -26,8 +26,8 @@ pub struct Config {
     pub metrics_flush_seconds: u32,
     /// Operator rule overrides: a JSON array (`ALERT_RULES`), validated by `alerting::rules`.
     pub alert_rules: Option<String>,
-    /// Where `runbook_url` annotations point: `<base>/<rule id>.md`.
-    pub runbook_base_url: String,
+    /// Where `runbook_url` annotations point: `<base>/<rule id>.md`; no link when unset.
+    pub runbook_base_url: Option<String>,
     pub slo_availability_objective: f64,
     pub slo_latency_objective: f64,
     /// Requests slower than this are bad for the latency SLO; a histogram bucket bound.
@@ -39,28 +39,50 @@ pub struct Config {
     pub channels: Channels,
 }
 
-/// Notification receivers; a channel is on when its secret is set.
-#[derive(Clone, Default, PartialEq)]
-pub struct Channels {
-    pub slack_webhook_url: Option<String>,
-    /// Generic webhook URL and the HMAC secret its payloads are signed with.
-    pub webhook: Option<(String, String)>,
-    /// PagerDuty routing key and Events API v2 URL.
-    pub pagerduty: Option<(String, String)>,
-    /// Alertmanager base URL (`/api/v2/alerts` is appended).
-    pub alertmanager_url: Option<String>,
+/// A value that must never reach a log line or a response: its `Debug` shows only that it is
+/// set. Read it with [`Secret::expose`] where it is really needed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Receiver URLs and keys are secrets: they never reach a log line, not even through `{:?}`.
-impl fmt::Debug for Channels {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Channels")
-            .field("slack", &self.slack_webhook_url.is_some())
-            .field("webhook", &self.webhook.is_some())
-            .field("pagerduty", &self.pagerduty.is_some())
-            .field("alertmanager", &self.alertmanager_url.is_some())
-            .finish()
+        f.write_str("Secret([redacted])")
     }
+}
+
+/// Notification receivers; a channel is on when its secret is set. Receiver URLs carry
+/// credentials (Slack's and most webhooks' are the credential), so they are secrets too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Channels {
+    pub slack: Option<Secret>,
+    pub webhook: Option<WebhookReceiver>,
+    pub pagerduty: Option<PagerDutyReceiver>,
+    /// Alertmanager base URL (`/api/v2/alerts` is appended).
+    pub alertmanager: Option<Secret>,
+}
+
+/// A generic webhook and the HMAC secret its payloads are signed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookReceiver {
+    pub url: Secret,
+    pub signing_secret: Secret,
+}
+
+/// A PagerDuty service's Events API v2 routing key, and where events go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagerDutyReceiver {
+    pub routing_key: Secret,
+    pub events_url: String,
 }
 
 /// The PagerDuty Events API v2 endpoint used unless `PAGERDUTY_EVENTS_URL` overrides it.
@@ -98,45 +120,53 @@ impl Config {
                     problem: format!("{v:?} is not one of debug, info, warn, error"),
                 })?,
             },
-            admin_token: get("ADMIN_TOKEN"),
-            metrics_token: get("METRICS_TOKEN"),
+            admin_token: get("ADMIN_TOKEN").map(Secret),
+            metrics_token: get("METRICS_TOKEN").map(Secret),
             check_timeout_ms: number(&get, "CHECK_TIMEOUT_MS", 2000, 1..=60_000)?,
             slow_check_ms: number(&get, "SLOW_CHECK_MS", 1000, 0..=60_000)?,
             metrics_flush_seconds: number(&get, "METRICS_FLUSH_SECONDS", 10, 0..=3600)?,
             alert_rules: get("ALERT_RULES"),
-            runbook_base_url: get("RUNBOOK_BASE_URL")
-                .map(|u| u.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| "docs/runbooks".into()),
+            runbook_base_url: url(&get, "RUNBOOK_BASE_URL")?
+                .map(|u| u.expose().trim_end_matches('/').to_string()),
             slo_availability_objective: objective(&get, "SLO_AVAILABILITY_OBJECTIVE", 0.999)?,
             slo_latency_objective: objective(&get, "SLO_LATENCY_OBJECTIVE", 0.99)?,
             slo_latency_threshold_seconds: latency_threshold(&get)?,
             repeat_interval_minutes: number(&get, "REPEAT_INTERVAL_MINUTES", 240, 1..=10_080)?,
             notify_timeout_ms: number(&get, "NOTIFY_TIMEOUT_MS", 5000, 100..=30_000)?,
-            channels: Channels {
-                slack_webhook_url: url(&get, "SLACK_WEBHOOK_URL")?,
-                webhook: match (url(&get, "WEBHOOK_URL")?, get("WEBHOOK_SECRET")) {
-                    (Some(u), Some(secret)) => Some((u, secret)),
-                    (None, _) => None,
-                    (Some(_), None) => {
-                        return Err(ConfigError {
-                            variable: "WEBHOOK_SECRET",
-                            problem: "WEBHOOK_URL is set but its signing secret is not; `wrangler secret put WEBHOOK_SECRET`".into(),
-                        })
-                    }
-                },
-                pagerduty: match get("PAGERDUTY_ROUTING_KEY") {
-                    Some(key) => Some((
-                        key,
-                        url(&get, "PAGERDUTY_EVENTS_URL")?
-                            .unwrap_or_else(|| PAGERDUTY_EVENTS_URL.into()),
-                    )),
-                    None => None,
-                },
-                alertmanager_url: url(&get, "ALERTMANAGER_URL")?
-                    .map(|u| u.trim_end_matches('/').to_string()),
-            },
+            channels: channels(&get)?,
         })
     }
+}
+
+fn channels(get: &impl Fn(&str) -> Option<String>) -> Result<Channels, ConfigError> {
+    let webhook = match (url(get, "WEBHOOK_URL")?, get("WEBHOOK_SECRET")) {
+        (Some(url), Some(secret)) => Some(WebhookReceiver {
+            url,
+            signing_secret: Secret(secret),
+        }),
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(ConfigError {
+                variable: "WEBHOOK_SECRET",
+                problem: "WEBHOOK_URL is set but its signing secret is not; `wrangler secret put WEBHOOK_SECRET`".into(),
+            })
+        }
+    };
+    let pagerduty = match get("PAGERDUTY_ROUTING_KEY") {
+        Some(key) => Some(PagerDutyReceiver {
+            routing_key: Secret(key),
+            events_url: url(get, "PAGERDUTY_EVENTS_URL")?
+                .map_or_else(|| PAGERDUTY_EVENTS_URL.into(), |u| u.0),
+        }),
+        None => None,
+    };
+    Ok(Channels {
+        slack: url(get, "SLACK_WEBHOOK_URL")?,
+        webhook,
+        pagerduty,
+        alertmanager: url(get, "ALERTMANAGER_URL")?
+            .map(|u| Secret(u.0.trim_end_matches('/').to_string())),
+    })
 }
 
 /// An SLO objective: a ratio strictly between 0 and 1.
@@ -173,11 +203,11 @@ fn latency_threshold(get: &impl Fn(&str) -> Option<String>) -> Result<f64, Confi
     }
 }
 
-/// An http(s) URL, or `None` when unset.
+/// An http(s) URL, or `None` when unset. Held as a secret: receiver URLs carry credentials.
 fn url(
     get: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
-) -> Result<Option<String>, ConfigError> {
+) -> Result<Option<Secret>, ConfigError> {
     let Some(text) = get(variable) else {
         return Ok(None);
     };
@@ -194,7 +224,7 @@ fn url(
             problem: "is not an http(s) URL".into(),
         });
     }
-    Ok(Some(text))
+    Ok(Some(Secret(text)))
 }
 
 /// An integer variable within `range`, or `default` when unset.
@@ -275,13 +305,16 @@ mod tests {
             ("PAGERDUTY_ROUTING_KEY", "rk"),
         ])
         .unwrap();
-        assert!(config.channels.slack_webhook_url.is_some());
+        assert!(config.channels.slack.is_some());
         assert_eq!(
             config.channels.pagerduty,
-            Some(("rk".into(), PAGERDUTY_EVENTS_URL.into()))
+            Some(PagerDutyReceiver {
+                routing_key: Secret::new("rk"),
+                events_url: PAGERDUTY_EVENTS_URL.into()
+            })
         );
         assert_eq!(config.channels.webhook, None);
-        assert_eq!(config.channels.alertmanager_url, None);
+        assert_eq!(config.channels.alertmanager, None);
     }
 
     #[test]
@@ -298,10 +331,57 @@ mod tests {
         assert!(parse(&[("ALERTMANAGER_URL", "ftp://x")]).is_err());
     }
 
+    /// Every secret the configuration holds, by variable, each with a value that a leak would show.
+    const SECRETS: [(&str, &str); 7] = [
+        ("ADMIN_TOKEN", "leak-admin-token"),
+        ("METRICS_TOKEN", "leak-metrics-token"),
+        ("SLACK_WEBHOOK_URL", "https://hooks.example/leak-slack"),
+        ("WEBHOOK_URL", "https://hooks.example/leak-webhook-url"),
+        ("WEBHOOK_SECRET", "leak-webhook-secret"),
+        ("PAGERDUTY_ROUTING_KEY", "leak-routing-key"),
+        ("ALERTMANAGER_URL", "https://am.example/leak-alertmanager"),
+    ];
+
     #[test]
-    fn channel_secrets_are_hidden_from_debug_output() {
-        let config = parse(&[("SLACK_WEBHOOK_URL", "https://hooks.example/T000/SECRET")]).unwrap();
-        assert!(!format!("{config:?}").contains("SECRET"));
+    fn debug_output_shows_no_secret() {
+        let config = parse(&SECRETS).unwrap();
+        let shown = format!("{config:?} {config:#?}");
+        for (variable, value) in SECRETS {
+            assert!(
+                !shown.contains(value),
+                "{variable} leaks through Debug: {shown}"
+            );
+        }
+        assert!(
+            shown.contains("[redacted]"),
+            "secrets are shown as set: {shown}"
+        );
+    }
+
+    #[test]
+    fn each_secret_alone_stays_hidden_from_debug_output() {
+        for (variable, value) in SECRETS {
+            let mut vars = vec![(variable, value)];
+            if variable == "WEBHOOK_URL" {
+                vars.push(("WEBHOOK_SECRET", "other"));
+            }
+            if variable == "WEBHOOK_SECRET" {
+                vars.push(("WEBHOOK_URL", "https://hooks.example/x"));
+            }
+            let config = parse(&vars).unwrap();
+            assert!(!format!("{config:?}").contains(value), "{variable}");
+        }
+    }
+
+    #[test]
+    fn runbook_links_need_a_real_url() {
+        assert_eq!(parse(&[]).unwrap().runbook_base_url, None);
+        let config = parse(&[("RUNBOOK_BASE_URL", "https://runbooks.example/vigil/")]).unwrap();
+        assert_eq!(
+            config.runbook_base_url.as_deref(),
+            Some("https://runbooks.example/vigil")
+        );
+        assert!(parse(&[("RUNBOOK_BASE_URL", "docs/runbooks")]).is_err());
     }
 
     #[test]

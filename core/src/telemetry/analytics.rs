@@ -7,8 +7,6 @@
 //!   blob6 version, blob7 request id
 //! - double1 status, double2 duration ms, double3 D1 operations
 
-use crate::build_info;
-
 /// What one request tells Analytics Engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestFacts<'a> {
@@ -44,7 +42,7 @@ pub fn datapoint(facts: &RequestFacts<'_>) -> Datapoint {
             status_class(facts.status),
             facts.colo.to_string(),
             facts.country.to_string(),
-            build_info::VERSION.to_string(),
+            crate::VERSION.to_string(),
             facts.request_id.to_string(),
         ],
         doubles: [
@@ -77,7 +75,7 @@ mod tests {
         assert_eq!(point.blobs[2], "5xx");
         assert_eq!(point.blobs[3], "DFW");
         assert_eq!(point.blobs[4], "US");
-        assert_eq!(point.blobs[5], build_info::VERSION);
+        assert_eq!(point.blobs[5], crate::VERSION);
         assert_eq!(point.blobs[6], "req-1");
         assert_eq!(point.doubles, [503.0, 12.5, 2.0]);
     }

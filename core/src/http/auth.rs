@@ -5,12 +5,7 @@ use super::reply::ApiError;
 
 /// Checks `Authorization: Bearer <token>` against `expected`.
 pub fn require_bearer(authorization: Option<&str>, expected: &str) -> Result<(), ApiError> {
-    let given = authorization
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .unwrap_or("");
+    let given = authorization.and_then(bearer_token).unwrap_or("");
     if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Ok(());
     }
@@ -25,6 +20,17 @@ pub fn require_bearer(authorization: Option<&str>, expected: &str) -> Result<(),
     Err(error)
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 §11.1) and whitespace around the token is tolerated.
+fn bearer_token(header: &str) -> Option<&str> {
+    let header = header.trim();
+    let (scheme, token) = header.split_once(|c: char| c == ' ' || c == '\t')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Equality whose running time depends only on the length of `expected`.
 fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = given.len() ^ expected.len();
@@ -37,6 +43,20 @@ fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_surrounding_whitespace_is_tolerated() {
+        for header in [
+            "BEARER s3cret",
+            "bearer s3cret",
+            "BeArEr s3cret",
+            "Bearer s3cret  ",
+            "Bearer   s3cret",
+            "Bearer\ts3cret",
+        ] {
+            assert!(require_bearer(Some(header), "s3cret").is_ok(), "{header:?}");
+        }
+    }
 
     #[test]
     fn only_the_exact_token_passes() {

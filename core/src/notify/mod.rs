@@ -14,6 +14,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+use crate::alerting::severity::Severity;
+
 /// A receiver kind; its name is what the outbox row stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -75,7 +77,7 @@ pub struct AlertNotification {
     pub rule_id: String,
     /// The rule id; kept separately because receivers key on `alertname`.
     pub alertname: String,
-    pub severity: String,
+    pub severity: Severity,
     pub kind: NotificationKind,
     pub labels: BTreeMap<String, String>,
     /// `summary`, `description`, `runbook_url`.
@@ -98,13 +100,13 @@ impl AlertNotification {
     /// cannot be overridden. Empty values are dropped, as Prometheus treats them as absent.
     pub fn all_labels(&self) -> BTreeMap<String, String> {
         let own = [
-            ("alertname", &self.alertname),
-            ("severity", &self.severity),
-            ("service", &self.service),
-            ("environment", &self.environment),
+            ("alertname", self.alertname.as_str()),
+            ("severity", self.severity.as_str()),
+            ("service", self.service.as_str()),
+            ("environment", self.environment.as_str()),
         ];
         let mut labels = self.labels.clone();
-        labels.extend(own.map(|(k, v)| (k.to_owned(), v.clone())));
+        labels.extend(own.map(|(k, v)| (k.to_owned(), v.to_owned())));
         labels.retain(|_, v| !v.is_empty());
         labels
     }
@@ -140,7 +142,7 @@ pub(crate) mod tests {
         AlertNotification {
             rule_id: "high_error_ratio".into(),
             alertname: "high_error_ratio".into(),
-            severity: "page".into(),
+            severity: Severity::Page,
             kind,
             labels: BTreeMap::from([("team".into(), "ops".into())]),
             annotations: BTreeMap::from([

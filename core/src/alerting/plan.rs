@@ -2,9 +2,45 @@
 //! channels, under which idempotency key. Pure, so "exactly one notification per transition per
 //! channel" is decided (and tested) in one place.
 
-use super::notify::{AlertNotification, Channel, NotificationKind};
+use std::collections::BTreeMap;
+
 use super::rules::Rule;
+use super::severity::Severity;
 use super::state::{AlertPhase, AlertState, Transition};
+use crate::notify::{AlertNotification, Channel, NotificationKind};
+use crate::records::AlertRow;
+
+/// What receivers are told an alert is: its identity, severity, labels and annotations. Taken
+/// from the rule, or from the stored row when the rule is gone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub severity: Severity,
+    pub labels: &'a BTreeMap<String, String>,
+    pub annotations: &'a BTreeMap<String, String>,
+}
+
+impl Rule {
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            id: &self.id,
+            severity: self.severity,
+            labels: &self.labels,
+            annotations: &self.annotations,
+        }
+    }
+}
+
+impl AlertRow {
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            id: &self.rule_id,
+            severity: self.severity,
+            labels: &self.labels,
+            annotations: &self.annotations,
+        }
+    }
+}
 
 /// Who this service is, for notification labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +55,8 @@ pub struct Planned {
     pub channel: Channel,
     pub dedup_key: String,
     pub notification: AlertNotification,
+    /// Replaces its earlier copy (same key) instead of adding a row: Alertmanager's refresh.
+    pub refresh: bool,
 }
 
 /// The notifications due after `rule` moved to `state` at `now_ms` through `transition`.
@@ -26,9 +64,11 @@ pub struct Planned {
 /// Firing and resolved go to every channel once: the key holds the transition's own time, so
 /// overlapping runs produce the same key and the outbox keeps one row. Alertmanager also gets
 /// the firing alert again on every run (its `endsAt` must keep moving ahead, or it resolves the
-/// alert by itself), so it takes no `repeat_interval` reminders; the other channels do.
+/// alert by itself) through one refresh row per firing episode that each run re-arms, so the
+/// outbox does not grow while an alert fires; it takes no `repeat_interval` reminders, the other
+/// channels do.
 pub fn plan(
-    rule: &Rule,
+    subject: Subject<'_>,
     state: &AlertState,
     transition: Option<Transition>,
     channels: &[Channel],
@@ -48,17 +88,19 @@ pub fn plan(
     for &channel in channels {
         let due = match (channel, kind_and_time) {
             (Channel::Alertmanager, _) if refresh_alertmanager => {
-                Some((NotificationKind::Repeat, Some(now_ms)))
+                let episode = state.fired_at_ms.unwrap_or(now_ms);
+                Some((NotificationKind::Repeat, "refresh", episode, true))
             }
             (Channel::Alertmanager, Some((NotificationKind::Repeat, _))) => None,
-            (_, due) => due,
+            (_, Some((kind, at))) => Some((kind, kind.as_str(), at.unwrap_or(now_ms), false)),
+            (_, None) => None,
         };
-        if let Some((kind, at)) = due {
-            let at = at.unwrap_or(now_ms);
+        if let Some((kind, key_kind, at, refresh)) = due {
             planned.push(Planned {
                 channel,
-                dedup_key: format!("{}/{}/{}", rule.id, kind.as_str(), at as i64),
-                notification: notification(rule, state, kind, origin),
+                dedup_key: format!("{}/{key_kind}/{}", subject.id, at as i64),
+                notification: notification(subject, state, kind, origin),
+                refresh,
             });
         }
     }
@@ -66,18 +108,18 @@ pub fn plan(
 }
 
 fn notification(
-    rule: &Rule,
+    subject: Subject<'_>,
     state: &AlertState,
     kind: NotificationKind,
     origin: &Origin<'_>,
 ) -> AlertNotification {
     AlertNotification {
-        rule_id: rule.id.clone(),
-        alertname: rule.id.clone(),
-        severity: rule.severity.clone(),
+        rule_id: subject.id.to_string(),
+        alertname: subject.id.to_string(),
+        severity: subject.severity,
         kind,
-        labels: rule.labels.clone(),
-        annotations: rule.annotations.clone(),
+        labels: subject.labels.clone(),
+        annotations: subject.annotations.clone(),
         value: state.last_value,
         starts_at_ms: state
             .active_since_ms
@@ -114,7 +156,7 @@ mod tests {
     }
 
     fn rule() -> Rule {
-        builtin_rules("https://runbooks.example")
+        builtin_rules(Some("https://runbooks.example"))
             .into_iter()
             .next()
             .expect("built-in rules exist")
@@ -123,7 +165,7 @@ mod tests {
     #[test]
     fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
         let planned = plan(
-            &rule(),
+            rule().subject(),
             &firing_state(600_000.0),
             Some(Transition::Firing),
             &Channel::ALL,
@@ -141,7 +183,7 @@ mod tests {
     #[test]
     fn while_firing_only_alertmanager_is_refreshed_every_run() {
         let planned = plan(
-            &rule(),
+            rule().subject(),
             &firing_state(0.0),
             None,
             &Channel::ALL,
@@ -151,12 +193,27 @@ mod tests {
         assert_eq!(planned.len(), 1);
         assert_eq!(planned[0].channel, Channel::Alertmanager);
         assert_eq!(planned[0].notification.kind, NotificationKind::Repeat);
+        assert!(planned[0].refresh, "one row per episode, re-armed");
+        let later = plan(
+            rule().subject(),
+            &firing_state(0.0),
+            None,
+            &Channel::ALL,
+            &ORIGIN,
+            120_000.0,
+        );
+        assert_eq!(later[0].dedup_key, planned[0].dedup_key, "the same row");
+        assert!(
+            planned[0].dedup_key.ends_with("/refresh/0"),
+            "{}",
+            planned[0].dedup_key
+        );
     }
 
     #[test]
     fn reminders_skip_alertmanager_which_is_refreshed_anyway() {
         let planned = plan(
-            &rule(),
+            rule().subject(),
             &firing_state(0.0),
             Some(Transition::Repeat),
             &Channel::ALL,
@@ -181,7 +238,7 @@ mod tests {
             ..firing_state(0.0)
         };
         let planned = plan(
-            &rule(),
+            rule().subject(),
             &resolved,
             Some(Transition::Resolved),
             &[Channel::PagerDuty],
@@ -197,7 +254,7 @@ mod tests {
             ..AlertState::default()
         };
         assert!(plan(
-            &rule(),
+            rule().subject(),
             &pending,
             Some(Transition::Pending),
             &Channel::ALL,

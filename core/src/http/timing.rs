@@ -11,14 +11,6 @@ impl ServerTiming {
         self.entries.push((name.to_string(), duration_ms));
     }
 
-    /// How many entries touched D1 (the D1 and migrations checks, and D1 reads).
-    pub fn d1_operations(&self) -> u32 {
-        self.entries
-            .iter()
-            .filter(|(name, _)| name == "d1" || name == "migrations")
-            .count() as u32
-    }
-
     /// The header value, e.g. `d1;dur=3.1, kv;dur=1.2, total;dur=5.0`.
     pub fn header(&self, total_ms: f64) -> String {
         self.entries

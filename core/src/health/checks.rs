@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::telemetry::log::iso_timestamp;
+use crate::time::iso_timestamp;
 
 /// A readiness check, named as in `/readyz/{check}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use super::exposition::{Family, Histogram};
 use super::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
-use crate::build_info;
-use crate::store::{DependencyStatus, NotificationCount, RequestTotal};
+
+use crate::alerting::slo::SloReport;
+use crate::records::{ChannelBacklog, DependencyStatus, NotificationCount, RequestTotal};
 
 /// One alert's state, as `vigil_alerts` reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,34 +17,39 @@ pub struct AlertSample {
     pub state: String,
 }
 
-/// One SLO's gauges, read from the stored `alerting::slo::SloReport` JSON.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SloGauges {
-    #[serde(rename = "name")]
-    pub slo: String,
-    pub objective: f64,
-    pub error_budget_remaining: f64,
-    /// `(window label, burn rate)`, e.g. `("1h", 2.5)`.
-    pub burn_rates: Vec<(String, f64)>,
-}
-
 /// Everything `/metrics` shows, as read from D1.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub environment: String,
+    /// The git revision the worker was built from.
+    pub revision: String,
     pub requests: Vec<RequestTotal>,
     pub dependencies: Vec<DependencyStatus>,
     pub cron_last_success_ms: Option<f64>,
     pub flush_batches: u64,
     pub dropped_requests: u64,
     pub alerts: Vec<AlertSample>,
-    pub slos: Vec<SloGauges>,
+    pub slos: Vec<SloReport>,
     pub notifications: Vec<NotificationCount>,
+    /// The outbox per channel, and the time its ages are measured at.
+    pub outbox: Vec<ChannelBacklog>,
+    pub now_ms: f64,
 }
 
 /// The metric families for a snapshot, in a stable order.
 pub fn families(s: &Snapshot) -> Vec<Family> {
+    [
+        requests(s),
+        dependencies(s),
+        operations(s),
+        alerting(s),
+        notifications(s),
+    ]
+    .concat()
+}
+
+/// RED of the HTTP surface: requests by route, method and code; durations by route and method.
+fn requests(s: &Snapshot) -> Vec<Family> {
     let mut requests = Family::counter(
         "vigil_http_requests",
         "HTTP requests served, by route template, method and status code.",
@@ -78,7 +84,11 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
             Histogram::from_counts(&BUCKET_BOUNDS_SECONDS, &buckets, sum),
         );
     }
+    vec![requests, durations]
+}
 
+/// The latest self-probe of each dependency.
+fn dependencies(s: &Snapshot) -> Vec<Family> {
     let mut up = Family::gauge(
         "vigil_dependency_up",
         "Whether the last cron self-probe found the dependency healthy (1) or not (0).",
@@ -92,7 +102,11 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         up.push([("component", d.component.clone())], f64::from(d.up));
         check_duration.push([("component", d.component.clone())], d.duration_ms / 1000.0);
     }
+    vec![up, check_duration]
+}
 
+/// Vigil's own operation: cron, build, metric flushes.
+fn operations(s: &Snapshot) -> Vec<Family> {
     let mut cron = Family::gauge(
         "vigil_cron_last_success_timestamp_seconds",
         "When the minute cron last completed successfully (Unix time).",
@@ -104,8 +118,8 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
 
     let build = Family::gauge("vigil_build_info", "Build of the running worker; always 1.").with(
         [
-            ("version", build_info::VERSION.to_string()),
-            ("revision", build_info::REVISION.to_string()),
+            ("version", crate::VERSION.to_string()),
+            ("revision", s.revision.clone()),
             ("environment", s.environment.clone()),
         ],
         1.0,
@@ -121,7 +135,11 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         "Requests an isolate could not count because its unflushed series hit the cap.",
     )
     .with(Vec::new(), s.dropped_requests as f64);
+    vec![cron, build, flushes, dropped]
+}
 
+/// Alert states and SLO standings.
+fn alerting(s: &Snapshot) -> Vec<Family> {
     let mut alerts = Family::gauge(
         "vigil_alerts",
         "Alert rules by their current state (inactive, pending, firing, resolved); always 1.",
@@ -147,16 +165,18 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         "Error budget burn rate over a window (1 = spending exactly the budget).",
     );
     for slo in &s.slos {
-        objective.push([("slo", slo.slo.clone())], slo.objective);
-        budget.push([("slo", slo.slo.clone())], slo.error_budget_remaining);
+        let name = || ("slo", slo.name.as_str().to_string());
+        objective.push([name()], slo.objective);
+        budget.push([name()], slo.error_budget_remaining);
         for (window, rate) in &slo.burn_rates {
-            burn.push(
-                [("slo", slo.slo.clone()), ("window", window.clone())],
-                *rate,
-            );
+            burn.push([name(), ("window", window.clone())], *rate);
         }
     }
+    vec![alerts, objective, budget, burn]
+}
 
+/// Delivery attempts, and the outbox that waits: what is stuck, for how long, what is dead.
+fn notifications(s: &Snapshot) -> Vec<Family> {
     let mut notifications = Family::counter(
         "vigil_notifications",
         "Notification delivery attempts, by channel and outcome (success, failure).",
@@ -171,19 +191,25 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         );
     }
 
-    vec![
-        requests,
-        durations,
-        up,
-        check_duration,
-        cron,
-        build,
-        flushes,
-        dropped,
-        alerts,
-        objective,
-        budget,
-        burn,
-        notifications,
-    ]
+    let mut pending = Family::gauge(
+        "vigil_notifications_pending",
+        "Notifications waiting for delivery (retrying or not yet sent), by channel.",
+    );
+    let mut oldest = Family::gauge(
+        "vigil_notifications_oldest_pending_age_seconds",
+        "Age of the oldest notification waiting for delivery, by channel (0 when none waits).",
+    )
+    .with_unit("seconds");
+    let mut dead = Family::gauge(
+        "vigil_notifications_dead_letter",
+        "Notifications given up on after a permanent failure, kept for review, by channel.",
+    );
+    for b in &s.outbox {
+        let channel = || [("channel", b.channel.clone())];
+        pending.push(channel(), b.pending as f64);
+        let age_ms = b.oldest_created_ms.map_or(0.0, |t| (s.now_ms - t).max(0.0));
+        oldest.push(channel(), age_ms / 1000.0);
+        dead.push(channel(), b.dead as f64);
+    }
+    vec![notifications, pending, oldest, dead]
 }

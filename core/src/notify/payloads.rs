@@ -6,7 +6,8 @@
 //! boundary so an oversized annotation cannot make a notification undeliverable forever.
 
 use super::{AlertNotification, Channel};
-use crate::telemetry::log::iso_timestamp;
+use crate::alerting::severity::Severity;
+use crate::time::iso_timestamp;
 use serde_json::{json, Value};
 
 /// How far ahead `endsAt` is set while firing, so Alertmanager resolves the alert by itself if
@@ -55,7 +56,7 @@ fn slack(n: &AlertNotification) -> Value {
     let summary = n.annotation("summary");
     let description = n.annotation("description");
     let lines = [
-        format!("*{headline}* ({})", n.severity),
+        format!("*{headline}* ({})", n.severity.as_str()),
         summary.to_owned(),
         format!("*Value:* {}", n.value),
         format!("*Service:* {} ({})", n.service, n.environment),
@@ -73,8 +74,8 @@ fn slack(n: &AlertNotification) -> Value {
         blocks.push(section(slack_runbook(runbook)));
     }
     let fallback = match summary {
-        "" => format!("{headline} ({})", n.severity),
-        _ => format!("{headline} ({}): {summary}", n.severity),
+        "" => format!("{headline} ({})", n.severity.as_str()),
+        _ => format!("{headline} ({}): {summary}", n.severity.as_str()),
     };
     json!({
         "text": mrkdwn(&fallback, SLACK_TEXT_MAX_CHARS),
@@ -90,10 +91,10 @@ fn slack_color(n: &AlertNotification) -> &'static str {
     if n.kind.is_resolved() {
         return "#2eb886";
     }
-    match n.severity.as_str() {
-        "page" => "#d00000",
-        "ticket" => "#ff9900",
-        _ => "#9e9e9e",
+    match n.severity {
+        Severity::Page => "#d00000",
+        Severity::Ticket => "#ff9900",
+        Severity::Info => "#9e9e9e",
     }
 }
 
@@ -209,7 +210,7 @@ fn pagerduty(n: &AlertNotification, now_ms: f64, routing_key: &str) -> Value {
             "summary": clip(&summary, PAGERDUTY_SUMMARY_MAX_CHARS),
             // PagerDuty requires a non-empty source.
             "source": if n.service.is_empty() { "vigil" } else { &n.service },
-            "severity": pagerduty_severity(&n.severity),
+            "severity": pagerduty_severity(n.severity),
             "timestamp": iso_timestamp(event_ms),
             "component": n.service,
             "group": n.environment,
@@ -224,11 +225,11 @@ fn pagerduty(n: &AlertNotification, now_ms: f64, routing_key: &str) -> Value {
     })
 }
 
-fn pagerduty_severity(severity: &str) -> &'static str {
+fn pagerduty_severity(severity: Severity) -> &'static str {
     match severity {
-        "page" => "critical",
-        "ticket" => "warning",
-        _ => "info",
+        Severity::Page => "critical",
+        Severity::Ticket => "warning",
+        Severity::Info => "info",
     }
 }
 
@@ -328,9 +329,9 @@ mod tests {
         };
         let mut n = sample(Firing);
         assert_eq!(color(&n), "#d00000");
-        n.severity = "ticket".into();
+        n.severity = Severity::Ticket;
         assert_eq!(color(&n), "#ff9900");
-        n.severity = "info".into();
+        n.severity = Severity::Info;
         assert_eq!(color(&n), "#9e9e9e");
         n.kind = Resolved;
         assert_eq!(color(&n), "#2eb886");
@@ -437,12 +438,11 @@ mod tests {
     fn pagerduty_severity_maps_page_ticket_and_others() {
         let mut n = sample(Firing);
         for (severity, expected) in [
-            ("page", "critical"),
-            ("ticket", "warning"),
-            ("info", "info"),
-            ("", "info"),
+            (Severity::Page, "critical"),
+            (Severity::Ticket, "warning"),
+            (Severity::Info, "info"),
         ] {
-            n.severity = severity.into();
+            n.severity = severity;
             assert_eq!(pagerduty_body(&n)["payload"]["severity"], expected);
         }
     }

@@ -1,9 +1,10 @@
 //! Retry policy for the notification outbox.
 //!
-//! Notifications are never dropped: there is deliberately no maximum number of attempts. A row
-//! that keeps failing stays in the outbox, visible with its attempt count and last error, and is
-//! retried every [`MAX_BACKOFF_MS`] until the receiver (or its configuration) is fixed; losing a
-//! page because a receiver was down for an afternoon would be worse than retrying it.
+//! A transient failure (timeout, network error, 408, 429, 5xx) is retried with backoff for as
+//! long as it takes: losing a page because a receiver was down for an afternoon would be worse
+//! than retrying it. A permanent failure (another 4xx, a channel no longer configured, a payload
+//! that cannot be read) will not heal by itself, so after [`PERMANENT_ATTEMPTS`] it is
+//! dead-lettered: kept, reported and no longer retried.
 
 /// Delay after the first failed attempt.
 const BASE_BACKOFF_MS: f64 = 30_000.0;
@@ -18,14 +19,56 @@ pub fn next_attempt_ms(attempts: u32, now_ms: f64) -> f64 {
     now_ms + (BASE_BACKOFF_MS * f64::from(1u32 << exponent)).min(MAX_BACKOFF_MS)
 }
 
+/// Attempts a permanent failure gets before it is dead-lettered: a receiver being reconfigured
+/// gets a few minutes (30 s, 1, 2 and 4 min of backoff), not hundreds of pointless calls.
+pub const PERMANENT_ATTEMPTS: u32 = 5;
+
+/// Why one delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+impl Failure {
+    pub fn retryable(reason: String) -> Failure {
+        Failure {
+            reason,
+            retryable: true,
+        }
+    }
+
+    pub fn permanent(reason: String) -> Failure {
+        Failure {
+            reason,
+            retryable: false,
+        }
+    }
+}
+
+/// What becomes of a row after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Retry,
+    Dead,
+}
+
+/// A failure after `attempts` attempts (this one included): retried, or dead-lettered once a
+/// permanent failure has had its attempts.
+pub fn settle(failure: &Failure, attempts: u32) -> Settled {
+    if !failure.retryable && attempts >= PERMANENT_ATTEMPTS {
+        Settled::Dead
+    } else {
+        Settled::Retry
+    }
+}
+
 /// What a receiver's HTTP status means for the outbox row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Delivered,
     /// `retryable: false` marks a failure that looks permanent (a 4xx such as a revoked webhook
-    /// or a rejected payload). It is still retried on the same schedule — the receiver may be
-    /// reconfigured, and a silently dropped alert is worse than a visible stuck one — but the
-    /// flag lets the outbox and logs say that a human has to act.
+    /// or a rejected payload); see [`settle`].
     Failed {
         retryable: bool,
     },
@@ -63,6 +106,22 @@ mod tests {
     #[test]
     fn zero_attempts_waits_like_the_first() {
         assert_eq!(next_attempt_ms(0, 0.0), 30_000.0);
+    }
+
+    #[test]
+    fn a_permanent_failure_is_dead_lettered_after_a_handful_of_attempts() {
+        let permanent = Failure::permanent("receiver answered HTTP 404".into());
+        for attempts in 1..PERMANENT_ATTEMPTS {
+            assert_eq!(settle(&permanent, attempts), Settled::Retry, "{attempts}");
+        }
+        assert_eq!(settle(&permanent, PERMANENT_ATTEMPTS), Settled::Dead);
+        assert!(PERMANENT_ATTEMPTS <= 10, "a handful, not hundreds");
+    }
+
+    #[test]
+    fn a_transient_failure_is_retried_for_ever() {
+        let transient = Failure::retryable("timeout after 5000ms".into());
+        assert_eq!(settle(&transient, 10_000), Settled::Retry);
     }
 
     #[test]

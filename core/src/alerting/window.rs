@@ -1,0 +1,106 @@
+//! Request windows: the counts a rule or SLO reads over the last N minutes, and the latency
+//! quantile of a window's histogram.
+
+use std::collections::BTreeMap;
+
+use crate::telemetry::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
+use crate::time::format_duration;
+
+/// Request counts over one window, summed from minute rollups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowStats {
+    pub requests: u64,
+    /// Responses with a 5xx status.
+    pub errors: u64,
+    /// Non-cumulative per-bucket counts; the last is `+Inf`.
+    pub buckets: [u64; BUCKETS],
+    /// Cron self-probes in the window, and how many of them failed.
+    pub probes: u64,
+    pub probes_failed: u64,
+}
+
+/// Window statistics keyed by window length in milliseconds.
+pub type Windows = BTreeMap<u64, WindowStats>;
+
+/// The stats of one window, or an error naming it; a missing window is a caller bug, not "no
+/// traffic", so it must not read as zero.
+pub fn window(windows: &Windows, window_ms: u64) -> Result<&WindowStats, String> {
+    windows.get(&window_ms).ok_or_else(|| {
+        format!(
+            "no request stats loaded for the {} window",
+            format_duration(window_ms)
+        )
+    })
+}
+
+/// The `q` quantile (seconds) of a latency histogram, like PromQL's `histogram_quantile`:
+/// linear interpolation inside the bucket holding the rank, 0 as the first bucket's lower bound,
+/// and the highest finite bound when the rank falls in `+Inf`. `None` for an empty histogram or
+/// a `q` outside [0, 1].
+pub fn histogram_quantile(q: f64, buckets: &[u64; BUCKETS]) -> Option<f64> {
+    // f64 sums: u64 could overflow on corrupt counts, and ranks are fractional anyway.
+    let total: f64 = buckets.iter().map(|&c| c as f64).sum();
+    if total == 0.0 || !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let rank = q * total;
+    let mut below = 0.0;
+    for (i, &count) in buckets.iter().enumerate() {
+        let count = count as f64;
+        // Skipping empty buckets keeps q = 0 from interpolating inside a bucket with no samples.
+        if count > 0.0 && below + count >= rank {
+            let Some(&upper) = BUCKET_BOUNDS_SECONDS.get(i) else {
+                return BUCKET_BOUNDS_SECONDS.last().copied();
+            };
+            let lower = if i == 0 {
+                0.0
+            } else {
+                BUCKET_BOUNDS_SECONDS[i - 1]
+            };
+            return Some(lower + (upper - lower) * (rank - below) / count);
+        }
+        below += count;
+    }
+    BUCKET_BOUNDS_SECONDS.last().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantile_interpolates_within_the_bucket() {
+        let mut buckets = [0; BUCKETS];
+        buckets[0] = 50; // (0, 5ms]
+        buckets[5] = 50; // (0.1, 0.25]
+        assert_eq!(histogram_quantile(0.5, &buckets), Some(0.005));
+        let p75 = histogram_quantile(0.75, &buckets).unwrap_or_default();
+        assert!((p75 - 0.175).abs() < 1e-12, "{p75}");
+        assert_eq!(histogram_quantile(1.0, &buckets), Some(0.25));
+        assert_eq!(histogram_quantile(0.25, &buckets), Some(0.0025));
+    }
+
+    #[test]
+    fn histogram_quantile_in_inf_bucket_returns_highest_bound() {
+        let mut buckets = [0; BUCKETS];
+        buckets[BUCKETS - 1] = 10;
+        assert_eq!(histogram_quantile(0.5, &buckets), Some(10.0));
+    }
+
+    #[test]
+    fn histogram_quantile_of_nothing_is_none() {
+        assert_eq!(histogram_quantile(0.5, &[0; BUCKETS]), None);
+        assert_eq!(histogram_quantile(f64::NAN, &[1; BUCKETS]), None);
+        assert_eq!(histogram_quantile(1.5, &[1; BUCKETS]), None);
+        let mut buckets = [0; BUCKETS];
+        buckets[3] = 4;
+        assert_eq!(histogram_quantile(0.0, &buckets), Some(0.025));
+        assert!(histogram_quantile(0.9, &[u64::MAX; BUCKETS]).is_some());
+    }
+
+    #[test]
+    fn a_missing_window_is_an_error_naming_it() {
+        let err = window(&Windows::new(), 5 * crate::time::MINUTE_MS).unwrap_err();
+        assert!(err.contains("5m window"), "{err}");
+    }
+}

@@ -1,0 +1,110 @@
+//! What the store hands back: one plain type per kind of stored row. The shell's store module
+//! fills them from D1; the core reads them, and never the store itself.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::alerting::severity::Severity;
+use crate::alerting::state::{AlertState, Transition};
+use crate::telemetry::metrics::BUCKETS;
+
+/// A job's last cron run, as `cron_heartbeat` records it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Heartbeat {
+    pub last_run_ms: f64,
+    pub last_success_ms: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+/// One request series' running totals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RequestTotal {
+    pub route: String,
+    pub method: String,
+    pub code: u16,
+    pub count: u64,
+    pub duration_sum: f64,
+    pub b0: u64,
+    pub b1: u64,
+    pub b2: u64,
+    pub b3: u64,
+    pub b4: u64,
+    pub b5: u64,
+    pub b6: u64,
+    pub b7: u64,
+    pub b8: u64,
+    pub b9: u64,
+    pub b10: u64,
+    pub b11: u64,
+}
+
+impl RequestTotal {
+    /// Non-cumulative bucket counts, `+Inf` last.
+    pub fn buckets(&self) -> [u64; BUCKETS] {
+        [
+            self.b0, self.b1, self.b2, self.b3, self.b4, self.b5, self.b6, self.b7, self.b8,
+            self.b9, self.b10, self.b11,
+        ]
+    }
+}
+
+/// A dependency's latest self-probe result.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DependencyStatus {
+    pub component: String,
+    pub up: u8,
+    pub duration_ms: f64,
+    pub checked_ms: f64,
+}
+
+/// One alert's stored state and the severity it was stored with.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AlertRow {
+    pub rule_id: String,
+    pub severity: Severity,
+    /// The labels and annotations receivers were given, stored as JSON text.
+    #[serde(deserialize_with = "json_text")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(deserialize_with = "json_text")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub state: AlertState,
+}
+
+/// A map stored as JSON text in a D1 column; unreadable text reads as empty rather than
+/// failing the whole row.
+fn json_text<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let text = Option::<String>::deserialize(d)?.unwrap_or_default();
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Per-channel outbox health: rows waiting, rows given up on, the oldest waiting row's creation
+/// time and the latest error.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ChannelBacklog {
+    pub channel: String,
+    pub pending: u64,
+    /// Dead-lettered rows: permanent failures that are no longer retried.
+    pub dead: u64,
+    pub oldest_created_ms: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+/// Delivery attempts per (channel, outcome): `vigil_notifications_total`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NotificationCount {
+    pub channel: String,
+    pub outcome: String,
+    pub count: u64,
+}
+
+/// One line of alert history.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HistoryRow {
+    pub id: f64,
+    pub rule_id: String,
+    pub transition: Transition,
+    pub at_ms: f64,
+    pub value: f64,
+}

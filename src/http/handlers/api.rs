@@ -1,0 +1,90 @@
+//! The admin API: alert rules with their state, and SLOs.
+
+use serde_json::{json, Value};
+
+use super::{require_admin, store_unavailable, RequestInfo};
+use crate::alerting::dispatch::enabled_channels;
+use crate::alerting::engine;
+use crate::health::diagnostics::backlog_report;
+use crate::health::probes::now_ms;
+use crate::store::StoreError;
+use vigil_core::alerting::rules::Rule;
+use vigil_core::http::reply::{ApiError, Reply};
+use vigil_core::http::timing::ServerTiming;
+use vigil_core::records::AlertRow;
+use vigil_core::time::iso_timestamp;
+
+/// Rules (in the shape operators write them in `ALERT_RULES`) with their current state, invalid
+/// overrides, the notification outbox and recent transitions.
+pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
+    require_admin(req)?;
+    let (rules, errors) = engine::rules_in_force(req.config);
+    let started = now_ms();
+    let read = async {
+        let store = req.store()?;
+        let (states, backlog, history) = futures::join!(
+            store.alert_rows(),
+            store.outbox_backlog(),
+            store.recent_history(50)
+        );
+        Ok::<_, StoreError>((states?, backlog?, history?))
+    };
+    let read = read.await;
+    timing.record("d1", now_ms() - started);
+    let (states, backlog, history) = read.map_err(|e| store_unavailable(req, e))?;
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|rule| rule_with_state(rule, states.iter().find(|s| s.rule_id == rule.id)))
+        .collect();
+    let body = json!({
+        "rules": rules,
+        "invalidRules": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "notifications": {
+            "channels": enabled_channels(&req.config.channels).iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "outbox": backlog_report(&backlog, now_ms()).1["outbox"],
+        },
+        "history": history.iter().map(|h| json!({
+            "rule": h.rule_id,
+            "transition": h.transition,
+            "at": iso_timestamp(h.at_ms),
+            "value": h.value,
+        })).collect::<Vec<_>>(),
+    });
+    Ok(Reply::json(200, "application/json", &body))
+}
+
+/// `{"rule": <as written in ALERT_RULES>, "state": …}`, so a rule can be copied back.
+fn rule_with_state(rule: &Rule, row: Option<&AlertRow>) -> Value {
+    let iso = |ms: Option<f64>| ms.map(iso_timestamp);
+    let state = row.map(|r| &r.state);
+    json!({
+        "rule": rule,
+        "state": state.map_or("inactive", |s| s.phase.as_str()),
+        "since": iso(state.and_then(|s| s.active_since_ms)),
+        "firedAt": iso(state.and_then(|s| s.fired_at_ms)),
+        "resolvedAt": iso(state.and_then(|s| s.resolved_at_ms)),
+        "lastValue": state.map(|s| s.last_value),
+        "lastEvaluation": iso(state.and_then(|s| s.last_eval_ms)),
+        "lastNotification": iso(state.and_then(|s| s.last_notified_ms)),
+    })
+}
+
+/// SLOs: objective, 30-day SLI, remaining error budget and burn rates, as the last cron run
+/// computed them.
+pub async fn slos(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
+    require_admin(req)?;
+    let started = now_ms();
+    let reports = match req.store() {
+        Ok(store) => store.slo_reports().await,
+        Err(e) => Err(e),
+    };
+    timing.record("d1", now_ms() - started);
+    let reports = reports.map_err(|e| store_unavailable(req, e))?;
+    let config = engine::slo_config(req.config);
+    let body = json!({
+        "window": "30d",
+        "latencyThresholdSeconds": config.latency_threshold_seconds,
+        "slos": reports,
+    });
+    Ok(Reply::json(200, "application/json", &body))
+}

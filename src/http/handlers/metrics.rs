@@ -1,0 +1,68 @@
+//! `/metrics`: Prometheus exposition of the cluster-wide totals in D1 (text 0.0.4, or
+//! OpenMetrics 1.0 when the scraper asks for it).
+
+use super::{store_unavailable, RequestInfo};
+use crate::build_info;
+use crate::cron;
+use crate::health::probes::now_ms;
+use crate::store::{StoreError, DROPPED_REQUESTS, FLUSH_BATCHES};
+use crate::telemetry::catalog::{self, AlertSample, Snapshot};
+use crate::telemetry::exposition;
+use vigil_core::http::auth::require_bearer;
+use vigil_core::http::reply::{ApiError, Reply};
+use vigil_core::http::timing::ServerTiming;
+
+pub async fn metrics(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
+    if let Some(token) = &req.config.metrics_token {
+        require_bearer(req.authorization, token.expose())?;
+    }
+    let started = now_ms();
+    let snapshot = read_snapshot(req).await;
+    timing.record("d1", now_ms() - started);
+    let snapshot = snapshot.map_err(|e| store_unavailable(req, e))?;
+    let format = exposition::negotiate(req.accept);
+    Ok(Reply {
+        status: 200,
+        content_type: exposition::content_type(format),
+        body: exposition::render(&catalog::families(&snapshot), format),
+        headers: Vec::new(),
+    })
+}
+
+async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
+    let store = req.store()?;
+    let (requests, dependencies, heartbeat, flush_batches, dropped) = futures::join!(
+        store.request_totals(),
+        store.dependency_statuses(),
+        store.read_heartbeat(cron::JOB),
+        store.counter(FLUSH_BATCHES),
+        store.counter(DROPPED_REQUESTS),
+    );
+    let (alerts, slos, notifications, outbox) = futures::join!(
+        store.alert_rows(),
+        store.slo_reports(),
+        store.notification_counts(),
+        store.outbox_backlog(),
+    );
+    Ok(Snapshot {
+        environment: req.config.environment.clone(),
+        revision: build_info::REVISION.to_string(),
+        requests: requests?,
+        dependencies: dependencies?,
+        cron_last_success_ms: heartbeat?.and_then(|hb| hb.last_success_ms),
+        flush_batches: flush_batches?,
+        dropped_requests: dropped?,
+        alerts: alerts?
+            .into_iter()
+            .map(|row| AlertSample {
+                alertname: row.rule_id,
+                severity: row.severity.as_str().to_string(),
+                state: row.state.phase.as_str().to_string(),
+            })
+            .collect(),
+        slos: slos?,
+        notifications: notifications?,
+        outbox: outbox?,
+        now_ms: now_ms(),
+    })
+}

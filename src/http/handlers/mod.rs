@@ -1,0 +1,111 @@
+//! One function per endpoint, each reading like its contract: health and readiness in `health`,
+//! the admin API in `api`, Prometheus in `metrics`. This module dispatches and holds what they
+//! share: the request's view, admin auth and the store-failure answer.
+
+mod api;
+mod health;
+mod metrics;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use serde_json::json;
+use worker::Env;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::telemetry::log::{Level, Logger};
+use vigil_core::http::auth::require_bearer;
+use vigil_core::http::reply::{ApiError, Reply};
+use vigil_core::http::routes::Endpoint;
+use vigil_core::http::timing::ServerTiming;
+
+/// What a handler may read of the request and its environment.
+pub struct RequestInfo<'a> {
+    pub env: &'a Env,
+    pub config: &'a Config,
+    pub logger: &'a Logger,
+    pub request_id: &'a str,
+    pub accept: &'a str,
+    pub authorization: Option<&'a str>,
+    /// Query parameters in order; repeated names appear repeatedly.
+    pub query: &'a [(String, String)],
+    /// D1 statements run for this request (`d1Operations` in the access log).
+    pub d1_statements: Rc<Cell<u32>>,
+}
+
+impl RequestInfo<'_> {
+    /// The database, counting its statements for this request.
+    fn store(&self) -> Result<Store, StoreError> {
+        Store::counted(self.env, self.d1_statements.clone())
+    }
+
+    fn has_param(&self, name: &str) -> bool {
+        self.query.iter().any(|(k, _)| k == name)
+    }
+
+    fn params(&self, name: &str) -> Vec<String> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// Serves `endpoint`, recording each dependency it touches in `timing`.
+pub async fn handle(
+    endpoint: Endpoint,
+    req: &RequestInfo<'_>,
+    timing: &mut ServerTiming,
+) -> Result<Reply, ApiError> {
+    match endpoint {
+        Endpoint::Livez => Ok(livez(req.accept, req.has_param("verbose"))),
+        Endpoint::Readyz => Ok(health::readyz(req, timing).await),
+        Endpoint::ReadyzCheck(check) => Ok(health::readyz_check(req, check, timing).await),
+        Endpoint::Health => Ok(health::health(req, timing).await),
+        Endpoint::HealthDetailed => health::detailed(req, timing).await,
+        Endpoint::Metrics => metrics::metrics(req, timing).await,
+        Endpoint::Alerts => api::alerts(req, timing).await,
+        Endpoint::Slos => api::slos(req, timing).await,
+    }
+}
+
+/// A D1 failure: logged with its reason, answered with 503.
+fn store_unavailable(req: &RequestInfo<'_>, error: StoreError) -> ApiError {
+    let mut fields = serde_json::Map::new();
+    fields.insert("requestId".into(), req.request_id.into());
+    fields.insert(
+        "error".into(),
+        json!({"type": "StoreError", "message": error.to_string()}),
+    );
+    req.logger.emit(Level::Error, "D1 read failed", fields);
+    ApiError::new(
+        503,
+        "Store Unavailable",
+        "D1 could not be read; the reason is in the log",
+    )
+}
+
+/// Liveness: the isolate runs and can answer. It touches no binding, so a failing dependency
+/// never makes an orchestrator restart a healthy process.
+pub fn livez(accept: &str, verbose: bool) -> Reply {
+    if accept.contains("application/json") {
+        return Reply::json(200, "application/json", &json!({"status": "ok"}));
+    }
+    let report = crate::health::checks::render_probe("livez", &[], &[], verbose);
+    Reply::text(report.status, report.body)
+}
+
+/// The admin endpoints need `ADMIN_TOKEN`; without one configured they refuse and say how to
+/// set it, rather than serve diagnostics to anyone.
+fn require_admin(req: &RequestInfo<'_>) -> Result<(), ApiError> {
+    match &req.config.admin_token {
+        Some(token) => require_bearer(req.authorization, token.expose()),
+        None => Err(ApiError::new(
+            403,
+            "Admin Token Not Configured",
+            "this endpoint is disabled until ADMIN_TOKEN is set: `wrangler secret put ADMIN_TOKEN` (or ADMIN_TOKEN in .dev.vars locally)",
+        )),
+    }
+}

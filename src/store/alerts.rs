@@ -1,0 +1,221 @@
+//! Alert state, its history and the SLO summaries.
+
+use super::{finite, nullable, OutboxEntry, Store, StoreResult};
+use vigil_core::alerting::slo::SloReport;
+use vigil_core::alerting::state::Transition;
+use vigil_core::records::{AlertRow, HistoryRow};
+
+/// How long alert history stays in D1 before it is archived to R2.
+pub const HISTORY_RETENTION_MS: f64 = 90.0 * 86_400_000.0;
+
+/// One alert's evaluation, to persist atomically: its new state (compare-and-set against the
+/// `last_eval_ms` it was computed from), the transition for the history and what it notifies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertChange {
+    pub row: AlertRow,
+    pub previous_eval_ms: Option<f64>,
+    pub transition: Option<Transition>,
+    pub outbox: Vec<OutboxEntry>,
+}
+
+impl Store {
+    /// Every stored alert state (one row per rule, so bounded by the rule count). Columns are
+    /// aliased to `AlertState`'s field names so rows deserialize straight into it.
+    pub async fn alert_rows(&self) -> StoreResult<Vec<AlertRow>> {
+        self.prepare(
+            "SELECT rule_id, severity, labels, annotations, phase,
+                    active_since_ms AS activeSinceMs, fired_at_ms AS firedAtMs,
+                    resolved_at_ms AS resolvedAtMs, last_true_ms AS lastTrueMs,
+                    last_value AS lastValue, last_eval_ms AS lastEvalMs,
+                    last_notified_ms AS lastNotifiedMs
+             FROM alert_state ORDER BY rule_id LIMIT 1000",
+        )
+        .all()
+        .await
+    }
+
+    /// Writes every change in one batch (one transaction): each state with compare-and-set on
+    /// `last_eval_ms`, and its history line and outbox rows only if that write won. `retired`
+    /// rows (alerts whose rule is gone and that need no notification) are deleted. Returns, per
+    /// change, whether this run's write won; a run that lost raced another and must not log.
+    pub async fn persist_alerts(
+        &self,
+        now_ms: f64,
+        changes: &[AlertChange],
+        retired: &[String],
+    ) -> StoreResult<Vec<bool>> {
+        let mut statements = Vec::new();
+        let mut state_writes = Vec::with_capacity(changes.len());
+        for change in changes {
+            state_writes.push(statements.len());
+            statements.push(self.save_state(change)?);
+            if let Some(transition) = change.transition {
+                statements.push(self.append_history(change, transition, now_ms)?);
+            }
+            for entry in &change.outbox {
+                statements.push(self.enqueue(entry, &change.row.rule_id, now_ms)?);
+            }
+        }
+        if !retired.is_empty() {
+            let ids = serde_json::to_string(retired).unwrap_or_else(|_| "[]".into());
+            statements.push(
+                self.prepare(
+                    "DELETE FROM alert_state WHERE rule_id IN (SELECT value FROM json_each(?1))",
+                )
+                .bind(&[ids.into()])?,
+            );
+        }
+        let results = self.batch(statements).await?;
+        state_writes
+            .into_iter()
+            .map(|at| {
+                let meta = results.get(at).map(|r| r.meta()).transpose()?.flatten();
+                Ok(meta.and_then(|m| m.changes).unwrap_or(0) > 0)
+            })
+            .collect()
+    }
+
+    fn save_state(&self, change: &AlertChange) -> StoreResult<super::Statement<'_>> {
+        let (row, state) = (&change.row, &change.row.state);
+        let json = |map| serde_json::to_string(map).unwrap_or_else(|_| "{}".into());
+        self.prepare(
+            "INSERT INTO alert_state (rule_id, phase, severity, active_since_ms, fired_at_ms,
+               resolved_at_ms, last_true_ms, last_value, last_eval_ms, last_notified_ms,
+               labels, annotations)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13)
+             ON CONFLICT (rule_id) DO UPDATE SET phase = excluded.phase,
+               severity = excluded.severity, active_since_ms = excluded.active_since_ms,
+               fired_at_ms = excluded.fired_at_ms, resolved_at_ms = excluded.resolved_at_ms,
+               last_true_ms = excluded.last_true_ms, last_value = excluded.last_value,
+               last_eval_ms = excluded.last_eval_ms, last_notified_ms = excluded.last_notified_ms,
+               labels = excluded.labels, annotations = excluded.annotations
+             WHERE alert_state.last_eval_ms IS ?11",
+        )
+        .bind(&[
+            row.rule_id.as_str().into(),
+            state.phase.as_str().into(),
+            row.severity.as_str().into(),
+            nullable(state.active_since_ms),
+            nullable(state.fired_at_ms),
+            nullable(state.resolved_at_ms),
+            nullable(state.last_true_ms),
+            finite(state.last_value).into(),
+            nullable(state.last_eval_ms),
+            nullable(state.last_notified_ms),
+            nullable(change.previous_eval_ms),
+            json(&row.labels).into(),
+            json(&row.annotations).into(),
+        ])
+    }
+
+    fn append_history(
+        &self,
+        change: &AlertChange,
+        transition: Transition,
+        now_ms: f64,
+    ) -> StoreResult<super::Statement<'_>> {
+        self.prepare(
+            "INSERT INTO alert_history (rule_id, transition, at_ms, value)
+             SELECT ?1, ?2, ?3, ?4
+             WHERE EXISTS (SELECT 1 FROM alert_state WHERE rule_id = ?1 AND last_eval_ms = ?3)
+             ON CONFLICT (rule_id, transition, at_ms) DO NOTHING",
+        )
+        .bind(&[
+            change.row.rule_id.as_str().into(),
+            transition.as_str().into(),
+            now_ms.into(),
+            finite(change.row.state.last_value).into(),
+        ])
+    }
+
+    /// Replaces the stored SLO summaries.
+    pub async fn save_slo_reports(&self, now_ms: f64, reports: &[SloReport]) -> StoreResult<()> {
+        let mut statements = Vec::with_capacity(reports.len());
+        for report in reports {
+            let json = serde_json::to_string(report)
+                .map_err(|e| super::StoreError(format!("SLO report does not serialize: {e}")))?;
+            statements.push(
+                self.prepare(
+                    "INSERT INTO slo_report (slo, report, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (slo) DO UPDATE SET report = excluded.report,
+                       updated_ms = excluded.updated_ms",
+                )
+                .bind(&[
+                    report.name.as_str().into(),
+                    json.into(),
+                    now_ms.into(),
+                ])?,
+            );
+        }
+        self.batch(statements).await?;
+        Ok(())
+    }
+
+    /// The stored SLO summaries; a row that no longer reads as a report is skipped.
+    pub async fn slo_reports(&self) -> StoreResult<Vec<SloReport>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            report: String,
+        }
+        let rows: Vec<Row> = self
+            .prepare("SELECT report FROM slo_report ORDER BY slo LIMIT 100")
+            .all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| serde_json::from_str(&r.report).ok())
+            .collect())
+    }
+
+    /// Retention: minute rollups and probes beyond the 30-day SLO window (plus a margin),
+    /// notifications delivered over a week ago and dead letters over 30 days old. Waiting
+    /// notifications are never deleted.
+    pub async fn apply_retention(&self, now_ms: f64) -> StoreResult<()> {
+        const DAY_MS: f64 = 86_400_000.0;
+        let minute_cutoff = ((now_ms - 35.0 * DAY_MS) / 60_000.0).floor();
+        self.batch(vec![
+            self.prepare("DELETE FROM request_rollups WHERE minute < ?1")
+                .bind(&[minute_cutoff.into()])?,
+            self.prepare("DELETE FROM probe_rollups WHERE minute < ?1")
+                .bind(&[minute_cutoff.into()])?,
+            self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
+                .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
+            self.prepare("DELETE FROM outbox WHERE dead_ms IS NOT NULL AND dead_ms < ?1")
+                .bind(&[(now_ms - 30.0 * DAY_MS).into()])?,
+        ])
+        .await?;
+        Ok(())
+    }
+
+    /// The oldest history lines from before `cutoff_ms` (at most `limit`), oldest first.
+    pub async fn history_before(&self, cutoff_ms: f64, limit: u32) -> StoreResult<Vec<HistoryRow>> {
+        self.prepare(
+            "SELECT id, rule_id, transition, at_ms, value FROM alert_history
+             WHERE at_ms < ?1 ORDER BY at_ms, id LIMIT ?2",
+        )
+        .bind(&[cutoff_ms.into(), limit.into()])?
+        .all()
+        .await
+    }
+
+    /// Deletes history lines once archived (by id, so only what was archived goes).
+    pub async fn delete_history(&self, ids: &[f64]) -> StoreResult<()> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.prepare("DELETE FROM alert_history WHERE id IN (SELECT value FROM json_each(?1))")
+            .bind(&[ids.into()])?
+            .run()
+            .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` transitions, newest first.
+    pub async fn recent_history(&self, limit: u32) -> StoreResult<Vec<HistoryRow>> {
+        self.prepare(
+            "SELECT id, rule_id, transition, at_ms, value FROM alert_history
+             ORDER BY at_ms DESC, id DESC LIMIT ?1",
+        )
+        .bind(&[limit.into()])?
+        .all()
+        .await
+    }
+}

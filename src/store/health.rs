@@ -1,0 +1,143 @@
+//! Heartbeats, readiness probes, smoke round trips and the cron's self-probe.
+
+use wasm_bindgen::JsValue;
+
+use super::{Store, StoreResult};
+use vigil_core::health::checks::CheckResult;
+use vigil_core::records::{DependencyStatus, Heartbeat};
+
+impl Store {
+    /// Records a cron run of `job` at `run_ms`; a failed run keeps the last success time.
+    pub async fn record_heartbeat(
+        &self,
+        job: &str,
+        run_ms: f64,
+        duration_ms: f64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        self.prepare(
+            "INSERT INTO cron_heartbeat (job, last_run_ms, last_success_ms, last_duration_ms, last_error)
+             VALUES (?1, ?2, CASE WHEN ?4 IS NULL THEN ?2 END, ?3, ?4)
+             ON CONFLICT (job) DO UPDATE SET
+               last_run_ms = excluded.last_run_ms,
+               last_success_ms = COALESCE(excluded.last_success_ms, cron_heartbeat.last_success_ms),
+               last_duration_ms = excluded.last_duration_ms,
+               last_error = excluded.last_error",
+        )
+        .bind(&[
+            job.into(),
+            run_ms.into(),
+            duration_ms.into(),
+            error.map_or(JsValue::NULL, JsValue::from),
+        ])?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    /// `SELECT 1`: the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.prepare("SELECT 1 AS one")
+            .first::<serde_json::Value>()
+            .await?;
+        Ok(())
+    }
+
+    /// Names of the migrations wrangler has applied; none when its table does not exist yet.
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            name: String,
+        }
+        match self
+            .prepare("SELECT name FROM d1_migrations ORDER BY id LIMIT 1000")
+            .all::<Row>()
+            .await
+        {
+            Ok(rows) => Ok(rows.into_iter().map(|r| r.name).collect()),
+            Err(e) if e.0.contains("no such table") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn read_heartbeat(&self, job: &str) -> StoreResult<Option<Heartbeat>> {
+        Ok(self
+            .prepare(
+                "SELECT last_run_ms, last_success_ms, last_error FROM cron_heartbeat WHERE job = ?1",
+            )
+            .bind(&[job.into()])?
+            .first::<Heartbeat>()
+            .await?)
+    }
+
+    /// Writes `id`, reads it back and deletes it, in one batch; returns what was read.
+    pub async fn smoke_round_trip(&self, id: &str, now_ms: f64) -> StoreResult<Option<String>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            id: String,
+        }
+        let results = self
+            .batch(vec![
+                self.prepare("INSERT INTO health_smoke (id, written_ms) VALUES (?1, ?2)")
+                    .bind(&[id.into(), now_ms.into()])?,
+                self.prepare("SELECT id FROM health_smoke WHERE id = ?1")
+                    .bind(&[id.into()])?,
+                self.prepare("DELETE FROM health_smoke WHERE id = ?1")
+                    .bind(&[id.into()])?,
+            ])
+            .await?;
+        let read = results
+            .get(1)
+            .map(|r| r.results::<Row>())
+            .transpose()?
+            .and_then(|rows| rows.into_iter().next())
+            .map(|row| row.id);
+        Ok(read)
+    }
+
+    /// Records the cron's self-probe: each dependency's latest status and the minute's probe count.
+    pub async fn record_self_probe(&self, now_ms: f64, results: &[CheckResult]) -> StoreResult<()> {
+        let mut statements = Vec::with_capacity(results.len() + 1);
+        for r in results {
+            statements.push(
+                self.prepare(
+                    "INSERT INTO dependency_status (component, up, duration_ms, checked_ms, error)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (component) DO UPDATE SET up = excluded.up,
+                       duration_ms = excluded.duration_ms, checked_ms = excluded.checked_ms,
+                       error = excluded.error",
+                )
+                .bind(&[
+                    r.check.name().into(),
+                    u8::from(r.passed()).into(),
+                    r.duration_ms.into(),
+                    now_ms.into(),
+                    r.error.as_deref().map_or(JsValue::NULL, JsValue::from),
+                ])?,
+            );
+        }
+        let failed = results.iter().any(|r| !r.passed());
+        statements.push(
+            self.prepare(
+                "INSERT INTO probe_rollups (minute, probes, failed) VALUES (?1, 1, ?2)
+                 ON CONFLICT (minute) DO UPDATE SET probes = probes + 1, failed = failed + excluded.failed",
+            )
+            .bind(&[
+                ((now_ms / 60_000.0).floor()).into(),
+                u8::from(failed).into(),
+            ])?,
+        );
+        self.batch(statements).await?;
+        Ok(())
+    }
+
+    pub async fn dependency_statuses(&self) -> StoreResult<Vec<DependencyStatus>> {
+        Ok(self
+            .prepare(
+                "SELECT component, up, duration_ms, checked_ms FROM dependency_status
+                 ORDER BY component LIMIT 100",
+            )
+            .all()
+            .await?)
+    }
+}

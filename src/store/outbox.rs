@@ -1,0 +1,197 @@
+//! The notification outbox: enqueueing, claiming in order, delivery outcomes and backlog.
+//!
+//! Rows of one alert on one channel form a queue: only its oldest undelivered, live row can be
+//! claimed, so a resolve never overtakes its trigger however the retries of each are spaced.
+
+use wasm_bindgen::JsValue;
+
+use super::{Statement, Store, StoreResult};
+use vigil_core::notify::Channel;
+use vigil_core::records::{ChannelBacklog, NotificationCount};
+
+/// A notification to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub channel: Channel,
+    /// The alert the row belongs to: rows of one alert and channel are delivered in order.
+    pub alert_key: String,
+    /// Idempotency key: one row per (channel, dedup_key), however many runs overlap.
+    pub dedup_key: String,
+    pub payload: String,
+    /// A refresh replaces the payload of its earlier row and re-arms it once delivered,
+    /// instead of adding a row every run.
+    pub refresh: bool,
+}
+
+/// An outbox row claimed for delivery.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ClaimedNotification {
+    pub id: f64,
+    pub channel: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// The result of one delivery attempt of a claimed row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub id: f64,
+    pub channel: String,
+    pub outcome: DeliveryOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; tried again at `retry_at_ms`.
+    Retry {
+        error: String,
+        retry_at_ms: f64,
+    },
+    /// Failed for good: kept, visible, and no longer retried.
+    Dead {
+        error: String,
+    },
+}
+
+impl DeliveryOutcome {
+    fn counted_as(&self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "success",
+            DeliveryOutcome::Retry { .. } | DeliveryOutcome::Dead { .. } => "failure",
+        }
+    }
+}
+
+impl Store {
+    /// The statement enqueueing `entry`, only if the alert's state row was written by this run
+    /// (its `last_eval_ms` is `now_ms`): a run that lost the compare-and-set enqueues nothing.
+    pub(super) fn enqueue(
+        &self,
+        entry: &OutboxEntry,
+        rule_id: &str,
+        now_ms: f64,
+    ) -> StoreResult<Statement<'_>> {
+        let on_conflict = if entry.refresh {
+            "DO UPDATE SET payload = excluded.payload,
+               created_ms = CASE WHEN outbox.delivered_ms IS NULL THEN outbox.created_ms ELSE excluded.created_ms END,
+               next_attempt_ms = CASE WHEN outbox.delivered_ms IS NULL THEN outbox.next_attempt_ms ELSE excluded.next_attempt_ms END,
+               attempts = CASE WHEN outbox.delivered_ms IS NULL THEN outbox.attempts ELSE 0 END,
+               delivered_ms = NULL
+             WHERE outbox.dead_ms IS NULL"
+        } else {
+            "DO NOTHING"
+        };
+        self.prepare(format!(
+            "INSERT INTO outbox (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?5
+             WHERE EXISTS (SELECT 1 FROM alert_state WHERE rule_id = ?6 AND last_eval_ms = ?5)
+             ON CONFLICT (channel, dedup_key) {on_conflict}"
+        ))
+        .bind(&[
+            entry.channel.as_str().into(),
+            entry.alert_key.as_str().into(),
+            entry.dedup_key.as_str().into(),
+            entry.payload.as_str().into(),
+            now_ms.into(),
+            rule_id.into(),
+        ])
+    }
+
+    /// Atomically claims up to `limit` due rows until `lease_until_ms`, so an overlapping cron
+    /// run cannot deliver the same row. Only the head of each (channel, alert) queue qualifies.
+    pub async fn claim_due_notifications(
+        &self,
+        now_ms: f64,
+        lease_until_ms: f64,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedNotification>> {
+        self.prepare(
+            "UPDATE outbox SET lease_until_ms = ?2
+             WHERE id IN (
+               SELECT o.id FROM outbox o
+               WHERE o.delivered_ms IS NULL AND o.dead_ms IS NULL
+                 AND o.next_attempt_ms <= ?1 AND o.lease_until_ms <= ?1
+                 AND NOT EXISTS (
+                   SELECT 1 FROM outbox p
+                   WHERE p.channel = o.channel AND p.alert_key = o.alert_key AND p.id < o.id
+                     AND p.delivered_ms IS NULL AND p.dead_ms IS NULL)
+               ORDER BY o.id LIMIT ?3)
+             RETURNING id, channel, payload, attempts",
+        )
+        .bind(&[now_ms.into(), lease_until_ms.into(), limit.into()])?
+        .all()
+        .await
+    }
+
+    /// Records delivery outcomes and counts them per channel and outcome, in one batch.
+    pub async fn record_deliveries(
+        &self,
+        now_ms: f64,
+        records: &[DeliveryRecord],
+    ) -> StoreResult<()> {
+        let mut statements = Vec::with_capacity(records.len() * 2);
+        for record in records {
+            let id = JsValue::from(record.id);
+            statements.push(match &record.outcome {
+                DeliveryOutcome::Delivered => self
+                    .prepare(
+                        "UPDATE outbox SET delivered_ms = ?2, attempts = attempts + 1,
+                         last_error = NULL, lease_until_ms = 0 WHERE id = ?1",
+                    )
+                    .bind(&[id, now_ms.into()])?,
+                DeliveryOutcome::Retry { error, retry_at_ms } => self
+                    .prepare(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                         next_attempt_ms = ?3, lease_until_ms = 0 WHERE id = ?1",
+                    )
+                    .bind(&[id, error.as_str().into(), (*retry_at_ms).into()])?,
+                DeliveryOutcome::Dead { error } => self
+                    .prepare(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                         dead_ms = ?3, lease_until_ms = 0 WHERE id = ?1",
+                    )
+                    .bind(&[id, error.as_str().into(), now_ms.into()])?,
+            });
+            statements.push(
+                self.prepare(
+                    "INSERT INTO notification_counts (channel, outcome, count) VALUES (?1, ?2, 1)
+                     ON CONFLICT (channel, outcome) DO UPDATE SET count = notification_counts.count + 1",
+                )
+                .bind(&[
+                    record.channel.as_str().into(),
+                    record.outcome.counted_as().into(),
+                ])?,
+            );
+        }
+        self.batch(statements).await?;
+        Ok(())
+    }
+
+    /// Per channel: rows waiting, rows dead-lettered, the oldest waiting row, the last error.
+    pub async fn outbox_backlog(&self) -> StoreResult<Vec<ChannelBacklog>> {
+        self.prepare(
+            "SELECT channel,
+                    SUM(CASE WHEN delivered_ms IS NULL AND dead_ms IS NULL THEN 1 ELSE 0 END) AS pending,
+                    SUM(CASE WHEN dead_ms IS NOT NULL THEN 1 ELSE 0 END) AS dead,
+                    MIN(CASE WHEN delivered_ms IS NULL AND dead_ms IS NULL THEN created_ms END)
+                      AS oldest_created_ms,
+                    (SELECT o2.last_error FROM outbox o2 WHERE o2.channel = outbox.channel
+                       AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1) AS last_error
+             FROM outbox WHERE delivered_ms IS NULL
+             GROUP BY channel ORDER BY channel LIMIT 10",
+        )
+        .all()
+        .await
+    }
+
+    /// Delivery counts per (channel, outcome): `vigil_notifications_total`.
+    pub async fn notification_counts(&self) -> StoreResult<Vec<NotificationCount>> {
+        self.prepare(
+            "SELECT channel, outcome, count FROM notification_counts
+             ORDER BY channel, outcome LIMIT 100",
+        )
+        .all()
+        .await
+    }
+}
