@@ -66,12 +66,12 @@ dev: migrate
 
 # The integration harness builds the worker once (`make build`) before starting instances.
 test: tools test-tools
-	cargo test
+	cargo test --workspace
 
 lint: tools
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
 
 bench: build
 	bench/run.sh

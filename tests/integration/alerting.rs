@@ -72,7 +72,10 @@ fn real_5xx_responses_fire_the_error_ratio_alert_after_for_and_resolve_after_kee
         firing["rule"]["annotations"]["runbook_url"],
         "https://runbooks.example/vigil/high-error-ratio.md"
     );
-    assert_eq!(firing["rule"]["kind"], "error_ratio", "the shape operators write");
+    assert_eq!(
+        firing["rule"]["kind"], "error_ratio",
+        "the shape operators write"
+    );
     assert_eq!(firing["rule"]["window"], "5m");
 
     let metrics = worker.get("/metrics");

@@ -2,6 +2,8 @@ use crate::harness::{Options, Worker};
 use crate::{shared, ADMIN_TOKEN};
 
 crate::tests!(
+    the_bearer_scheme_is_case_insensitive_and_trailing_whitespace_is_tolerated,
+    a_problem_for_a_huge_path_stays_small,
     readyz_passes_plainly_and_verbosely_with_one_timing_per_check,
     every_single_check_passes_and_unknown_checks_are_404,
     health_is_health_json_with_a_response_time_per_component,
@@ -79,6 +81,27 @@ fn detailed_health_needs_the_admin_token() {
         );
         assert!(reply.header("www-authenticate").is_some());
     }
+}
+
+fn the_bearer_scheme_is_case_insensitive_and_trailing_whitespace_is_tolerated() {
+    let worker = shared();
+    for header in [
+        format!("BEARER {ADMIN_TOKEN}"),
+        format!("bearer {ADMIN_TOKEN}"),
+        format!("Bearer {ADMIN_TOKEN}  "),
+    ] {
+        let reply = worker.request("GET", "/api/slos", &[("Authorization", &header)]);
+        assert_eq!(reply.status, 200, "{header:?}: {}", reply.body);
+    }
+}
+
+fn a_problem_for_a_huge_path_stays_small() {
+    let worker = shared();
+    let path = format!("/{}", "a".repeat(8_000));
+    let reply = worker.get(&path);
+    assert_eq!(reply.status, 404);
+    assert!(reply.body.len() < 1_024, "{} bytes", reply.body.len());
+    assert_eq!(reply.json()["type"], "about:blank");
 }
 
 fn detailed_health_round_trips_every_store_and_reports_the_heartbeat() {

@@ -6,6 +6,7 @@ mod harness;
 
 mod alerting;
 mod cron;
+mod delivery_order;
 mod health;
 mod liveness;
 mod metrics;
@@ -52,6 +53,7 @@ fn main() {
         cron::all(),
         alerting::all(),
         notifications::all(),
+        delivery_order::all(),
     ]
     .into_iter()
     .flatten()

@@ -99,6 +99,12 @@ fn every_request_logs_exactly_one_access_line_with_its_fields() {
     assert_eq!(line["route"], "/readyz");
     assert_eq!(line["status"], 200);
     assert_eq!(line["environment"], "test");
+    // /readyz runs two D1 statements: `SELECT 1` and the migrations list.
+    assert_eq!(line["d1Operations"], 2, "{line}");
+    worker.request("GET", "/livez", &[("X-Request-Id", "it-livez-line")]);
+    let livez =
+        worker.wait_for_log(|l| l["requestId"] == "it-livez-line" && l["message"] == "request");
+    assert_eq!(livez[0]["d1Operations"], 0, "liveness touches no binding");
 }
 
 fn secrets_never_reach_the_logs() {
