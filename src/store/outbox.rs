@@ -178,8 +178,7 @@ impl Store {
                       AS oldest_created_ms,
                     (SELECT o2.last_error FROM outbox o2 WHERE o2.channel = outbox.channel
                        AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1) AS last_error
-             FROM outbox WHERE delivered_ms IS NULL
-             GROUP BY channel ORDER BY channel LIMIT 10",
+             FROM outbox GROUP BY channel ORDER BY channel LIMIT 10",
         )
         .all()
         .await

@@ -1,6 +1,7 @@
 //! Alerting: rules, their Prometheus-style state machine, SLO burn rates, and which
 //! notifications a transition causes.
 
+pub mod evaluation;
 pub mod plan;
 pub mod rules;
 pub mod severity;

@@ -2,6 +2,7 @@
 //! rollups, the latest self-probe and the last successful cron run.
 
 use super::{Rule, RuleKind};
+use crate::alerting::evaluation::Evaluation;
 use crate::alerting::slo::{self, SloConfig};
 use crate::alerting::window::{histogram_quantile, window, Windows};
 use crate::health::checks::Check;
@@ -15,27 +16,6 @@ pub struct EvalInput<'a> {
     /// The latest self-probe: each check and whether it passed.
     pub dependencies: &'a [(Check, bool)],
     pub last_cron_success_ms: Option<f64>,
-}
-
-/// A rule's outcome at one time: whether its condition holds and the measured value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evaluation {
-    pub condition: bool,
-    pub value: f64,
-}
-
-impl Evaluation {
-    const NO_DATA: Evaluation = Evaluation {
-        condition: false,
-        value: 0.0,
-    };
-
-    fn above(value: f64, threshold: f64) -> Evaluation {
-        Evaluation {
-            condition: value > threshold,
-            value,
-        }
-    }
 }
 
 /// Evaluates one rule. An `Err` means the rule could not be evaluated (missing data); the

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use eval::{evaluate, EvalInput, Evaluation};
+pub use eval::{evaluate, EvalInput};
 pub use load::{load_rules, RuleError};
 
 use super::severity::Severity;

@@ -1,0 +1,181 @@
+//! Every configuration variable, parsed in one place into a typed [`Config`].
+//!
+//! Parsing is pure: it takes a lookup function, so the rules (defaults, ranges, the error that
+//! names the bad variable) are unit-tested on the host and the shell only supplies `Env`.
+
+use std::fmt;
+
+mod channels;
+#[cfg(test)]
+mod tests;
+
+use channels::channels;
+pub use channels::{Channels, PagerDutyReceiver, Secret, WebhookReceiver, PAGERDUTY_EVENTS_URL};
+
+use crate::telemetry::log::Level;
+use crate::telemetry::metrics::BUCKET_BOUNDS_SECONDS;
+
+/// The typed configuration of one worker invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub service_name: String,
+    pub environment: String,
+    pub log_level: Level,
+    /// Bearer token for `/health/detailed` and `/api/*`; those endpoints refuse without it.
+    pub admin_token: Option<Secret>,
+    /// Bearer token for `/metrics`; the endpoint is open when unset.
+    pub metrics_token: Option<Secret>,
+    /// Each readiness check fails when it takes longer than this.
+    pub check_timeout_ms: u32,
+    /// A check that succeeds but takes longer than this reports `warn` in `/health`.
+    pub slow_check_ms: u32,
+    /// How often an isolate flushes its request metrics to D1 (0 = after every request).
+    pub metrics_flush_seconds: u32,
+    /// Operator rule overrides: a JSON array (`ALERT_RULES`), validated by `alerting::rules`.
+    pub alert_rules: Option<String>,
+    /// Where `runbook_url` annotations point: `<base>/<rule id>.md`; no link when unset.
+    pub runbook_base_url: Option<String>,
+    pub slo_availability_objective: f64,
+    pub slo_latency_objective: f64,
+    /// Requests slower than this are bad for the latency SLO; a histogram bucket bound.
+    pub slo_latency_threshold_seconds: f64,
+    /// Reminder interval for alerts that keep firing.
+    pub repeat_interval_minutes: u32,
+    /// Each notification delivery attempt is abandoned (and retried later) after this.
+    pub notify_timeout_ms: u32,
+    pub channels: Channels,
+}
+
+/// A configuration variable that is set but cannot be used, with what is expected instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration variable {}: {}",
+            self.variable, self.problem
+        )
+    }
+}
+
+impl Config {
+    /// Parses the configuration from `lookup`, which returns a variable's value if it is set.
+    /// Empty values count as unset, so `KEY = ""` in `.dev.vars` switches a feature off.
+    pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Ok(Config {
+            service_name: get("SERVICE_NAME").unwrap_or_else(|| "vigil".into()),
+            environment: get("ENVIRONMENT").unwrap_or_else(|| "production".into()),
+            log_level: match get("LOG_LEVEL") {
+                None => Level::Info,
+                Some(v) => Level::parse(&v).ok_or_else(|| ConfigError {
+                    variable: "LOG_LEVEL",
+                    problem: format!("{v:?} is not one of debug, info, warn, error"),
+                })?,
+            },
+            admin_token: get("ADMIN_TOKEN").map(Secret::new),
+            metrics_token: get("METRICS_TOKEN").map(Secret::new),
+            check_timeout_ms: number(&get, "CHECK_TIMEOUT_MS", 2000, 1..=60_000)?,
+            slow_check_ms: number(&get, "SLOW_CHECK_MS", 1000, 0..=60_000)?,
+            metrics_flush_seconds: number(&get, "METRICS_FLUSH_SECONDS", 10, 0..=3600)?,
+            alert_rules: get("ALERT_RULES"),
+            runbook_base_url: url(&get, "RUNBOOK_BASE_URL")?
+                .map(|u| u.expose().trim_end_matches('/').to_string()),
+            slo_availability_objective: objective(&get, "SLO_AVAILABILITY_OBJECTIVE", 0.999)?,
+            slo_latency_objective: objective(&get, "SLO_LATENCY_OBJECTIVE", 0.99)?,
+            slo_latency_threshold_seconds: latency_threshold(&get)?,
+            repeat_interval_minutes: number(&get, "REPEAT_INTERVAL_MINUTES", 240, 1..=10_080)?,
+            notify_timeout_ms: number(&get, "NOTIFY_TIMEOUT_MS", 5000, 100..=30_000)?,
+            channels: channels(&get)?,
+        })
+    }
+}
+
+/// An SLO objective: a ratio strictly between 0 and 1.
+fn objective(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    let Some(text) = get(variable) else {
+        return Ok(default);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(ConfigError {
+            variable,
+            problem: format!("{text:?} is not a ratio between 0 and 1 (e.g. 0.999)"),
+        }),
+    }
+}
+
+fn latency_threshold(get: &impl Fn(&str) -> Option<String>) -> Result<f64, ConfigError> {
+    const VARIABLE: &str = "SLO_LATENCY_THRESHOLD_SECONDS";
+    let Some(text) = get(VARIABLE) else {
+        return Ok(0.5);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(v) if BUCKET_BOUNDS_SECONDS.contains(&v) => Ok(v),
+        _ => Err(ConfigError {
+            variable: VARIABLE,
+            problem: format!(
+                "{text:?} is not one of the latency histogram bounds {BUCKET_BOUNDS_SECONDS:?}"
+            ),
+        }),
+    }
+}
+
+/// An http(s) URL, or `None` when unset. Held as a secret: receiver URLs carry credentials.
+pub(super) fn url(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    let Some(text) = get(variable) else {
+        return Ok(None);
+    };
+    let text = text.trim().to_string();
+    let host = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .unwrap_or("");
+    if host.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // The value may be a secret: the error names the variable, never the value.
+        return Err(ConfigError {
+            variable,
+            problem: "is not an http(s) URL".into(),
+        });
+    }
+    Ok(Some(Secret::new(text)))
+}
+
+/// An integer variable within `range`, or `default` when unset.
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(text) = get(variable) else {
+        return Ok(default);
+    };
+    match text.trim().parse::<T>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(ConfigError {
+            variable,
+            problem: format!(
+                "{text:?} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}

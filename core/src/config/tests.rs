@@ -1,0 +1,154 @@
+//! Configuration parsing: defaults, ranges, receivers, and secrets kept out of `Debug`.
+
+use super::*;
+use std::collections::HashMap;
+
+fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::parse(|name| map.get(name).cloned())
+}
+
+#[test]
+fn defaults_apply_when_nothing_is_set() {
+    let config = parse(&[]).unwrap();
+    assert_eq!(config.service_name, "vigil");
+    assert_eq!(config.environment, "production");
+    assert_eq!(config.log_level, Level::Info);
+    assert_eq!(config.admin_token, None);
+    assert_eq!(config.check_timeout_ms, 2000);
+}
+
+#[test]
+fn numbers_outside_their_range_name_the_variable() {
+    for bad in ["0", "-5", "abc", "1.5", "99999999999"] {
+        let err = parse(&[("CHECK_TIMEOUT_MS", bad)]).unwrap_err();
+        assert_eq!(err.variable, "CHECK_TIMEOUT_MS", "{bad}");
+        assert!(err.problem.contains("from 1 to 60000"), "{err}");
+    }
+    assert_eq!(
+        parse(&[("CHECK_TIMEOUT_MS", " 250 ")])
+            .unwrap()
+            .check_timeout_ms,
+        250
+    );
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    let config = parse(&[("ADMIN_TOKEN", ""), ("LOG_LEVEL", " ")]).unwrap();
+    assert_eq!(config.admin_token, None);
+    assert_eq!(config.log_level, Level::Info);
+}
+
+#[test]
+fn a_channel_is_on_when_its_secret_is_set() {
+    let config = parse(&[
+        ("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/slack"),
+        ("PAGERDUTY_ROUTING_KEY", "rk"),
+    ])
+    .unwrap();
+    assert!(config.channels.slack.is_some());
+    assert_eq!(
+        config.channels.pagerduty,
+        Some(PagerDutyReceiver {
+            routing_key: Secret::new("rk"),
+            events_url: PAGERDUTY_EVENTS_URL.into()
+        })
+    );
+    assert_eq!(config.channels.webhook, None);
+    assert_eq!(config.channels.alertmanager, None);
+}
+
+#[test]
+fn a_webhook_without_its_signing_secret_is_refused() {
+    let err = parse(&[("WEBHOOK_URL", "https://hooks.example/x")]).unwrap_err();
+    assert_eq!(err.variable, "WEBHOOK_SECRET");
+}
+
+#[test]
+fn bad_urls_name_the_variable_but_never_echo_the_value() {
+    let err = parse(&[("SLACK_WEBHOOK_URL", "not a url with-secret-part")]).unwrap_err();
+    assert_eq!(err.variable, "SLACK_WEBHOOK_URL");
+    assert!(!err.to_string().contains("secret-part"));
+    assert!(parse(&[("ALERTMANAGER_URL", "ftp://x")]).is_err());
+}
+
+/// Every secret the configuration holds, by variable, each with a value that a leak would show.
+const SECRETS: [(&str, &str); 7] = [
+    ("ADMIN_TOKEN", "leak-admin-token"),
+    ("METRICS_TOKEN", "leak-metrics-token"),
+    ("SLACK_WEBHOOK_URL", "https://hooks.example/leak-slack"),
+    ("WEBHOOK_URL", "https://hooks.example/leak-webhook-url"),
+    ("WEBHOOK_SECRET", "leak-webhook-secret"),
+    ("PAGERDUTY_ROUTING_KEY", "leak-routing-key"),
+    ("ALERTMANAGER_URL", "https://am.example/leak-alertmanager"),
+];
+
+#[test]
+fn debug_output_shows_no_secret() {
+    let config = parse(&SECRETS).unwrap();
+    let shown = format!("{config:?} {config:#?}");
+    for (variable, value) in SECRETS {
+        assert!(
+            !shown.contains(value),
+            "{variable} leaks through Debug: {shown}"
+        );
+    }
+    assert!(
+        shown.contains("[redacted]"),
+        "secrets are shown as set: {shown}"
+    );
+}
+
+#[test]
+fn each_secret_alone_stays_hidden_from_debug_output() {
+    for (variable, value) in SECRETS {
+        let mut vars = vec![(variable, value)];
+        if variable == "WEBHOOK_URL" {
+            vars.push(("WEBHOOK_SECRET", "other"));
+        }
+        if variable == "WEBHOOK_SECRET" {
+            vars.push(("WEBHOOK_URL", "https://hooks.example/x"));
+        }
+        let config = parse(&vars).unwrap();
+        assert!(!format!("{config:?}").contains(value), "{variable}");
+    }
+}
+
+#[test]
+fn runbook_links_need_a_real_url() {
+    assert_eq!(parse(&[]).unwrap().runbook_base_url, None);
+    let config = parse(&[("RUNBOOK_BASE_URL", "https://runbooks.example/vigil/")]).unwrap();
+    assert_eq!(
+        config.runbook_base_url.as_deref(),
+        Some("https://runbooks.example/vigil")
+    );
+    assert!(parse(&[("RUNBOOK_BASE_URL", "docs/runbooks")]).is_err());
+}
+
+#[test]
+fn slo_settings_are_validated() {
+    assert!(parse(&[("SLO_AVAILABILITY_OBJECTIVE", "1")]).is_err());
+    assert!(parse(&[("SLO_AVAILABILITY_OBJECTIVE", "99.9")]).is_err());
+    assert_eq!(
+        parse(&[("SLO_LATENCY_THRESHOLD_SECONDS", "0.25")])
+            .unwrap()
+            .slo_latency_threshold_seconds,
+        0.25
+    );
+    let err = parse(&[("SLO_LATENCY_THRESHOLD_SECONDS", "0.3")]).unwrap_err();
+    assert!(err.problem.contains("histogram bounds"), "{err}");
+}
+
+#[test]
+fn invalid_log_level_names_the_variable_and_the_choices() {
+    let err = parse(&[("LOG_LEVEL", "verbose")]).unwrap_err();
+    assert_eq!(err.variable, "LOG_LEVEL");
+    assert!(
+        err.to_string().contains("debug, info, warn, error"),
+        "{err}"
+    );
+}
