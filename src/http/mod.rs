@@ -15,7 +15,7 @@ use worker::{
 
 use crate::settings;
 use crate::telemetry::analytics::{self, RequestFacts};
-use crate::telemetry::log::{error_field, redact_query, truncate, Level};
+use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
 use crate::telemetry::pipeline;
 use reply::{ApiError, Reply};
 use routes::{Endpoint, Outcome};
@@ -26,54 +26,51 @@ use vigil_core::VERSION;
 /// The Analytics Engine binding's name in `wrangler.toml`.
 const ANALYTICS_BINDING: &str = "ANALYTICS";
 
+/// What the shell reads of a request, once.
+struct Incoming {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    request_id: String,
+    route: routes::RouteMatch,
+    accept: String,
+    authorization: Option<String>,
+    ray_id: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl Incoming {
+    fn read(req: &Request) -> Incoming {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let method = req.method().to_string();
+        let path = req.path();
+        Incoming {
+            route: routes::resolve(&method, &path),
+            query: query_pairs(&req.inner().url()),
+            request_id: request_id::accept_or_generate(header("x-request-id").as_deref()),
+            accept: header("accept").unwrap_or_default(),
+            authorization: header("authorization"),
+            ray_id: header("cf-ray"),
+            user_agent: header("user-agent"),
+            method,
+            path,
+        }
+    }
+}
+
 /// Serves one request. Every error becomes a problem+json response and a log line.
 pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started_ms = now_ms();
-    let method = req.method().to_string();
-    let path = req.path();
-    let query = query_pairs(&req.inner().url());
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let request_id = request_id::accept_or_generate(header("x-request-id").as_deref());
-    let route = routes::resolve(&method, &path);
+    let incoming = Incoming::read(&req);
     let settings = settings::load(&env);
-    let (config, logger) = (&settings.config, &settings.logger);
     let mut timing = ServerTiming::default();
     let d1_statements = Rc::new(Cell::new(0));
-
-    let result = match (route.outcome, config) {
-        (Outcome::NotFound, _) => Err(ApiError::not_found(&path)),
-        (Outcome::MethodNotAllowed { allow }, _) => {
-            Err(ApiError::method_not_allowed(&method, allow))
-        }
-        // Liveness needs neither bindings nor configuration: it stays up whatever is wrong.
-        (Outcome::Found(Endpoint::Livez), _) => Ok(handlers::livez(
-            &header("accept").unwrap_or_default(),
-            query.iter().any(|(k, _)| k == "verbose"),
-        )),
-        (Outcome::Found(_), Err(e)) => {
-            Err(ApiError::new(500, "Invalid Configuration", e.to_string()))
-        }
-        (Outcome::Found(endpoint), Ok(config)) => {
-            let accept = header("accept").unwrap_or_default();
-            let authorization = header("authorization");
-            let info = handlers::RequestInfo {
-                env: &env,
-                config,
-                logger,
-                request_id: &request_id,
-                accept: &accept,
-                authorization: authorization.as_deref(),
-                query: &query,
-                d1_statements: d1_statements.clone(),
-            };
-            handlers::handle(endpoint, &info, &mut timing).await
-        }
-    };
+    let result = answer(&incoming, &env, &settings, &mut timing, &d1_statements).await;
     let (reply, error) = match result {
         Ok(reply) => (reply, None),
         Err(e) => {
             let error = (e.status >= 500).then(|| error_field(e.title, &e.detail));
-            (e.into_reply(&path, &request_id), error)
+            (e.into_reply(&incoming.path, &incoming.request_id), error)
         }
     };
 
@@ -83,61 +80,112 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let colo = cf.map(|cf| cf.colo()).unwrap_or_default();
     let country = cf.and_then(|cf| cf.country()).unwrap_or_default();
     let facts = RequestFacts {
-        method: &method,
-        route: route.template,
+        method: &incoming.method,
+        route: incoming.route.template,
         status: reply.status,
         colo: &colo,
         country: &country,
-        request_id: &request_id,
+        request_id: &incoming.request_id,
         duration_ms,
         d1_operations: d1_statements.get(),
     };
+    observe(&incoming, &facts, error, &env, &settings.logger);
+    record_metrics(&incoming, &facts, finished_ms, &env, &ctx, &settings);
 
-    let fields = access_fields(
-        &facts,
-        header("cf-ray"),
-        &path,
-        &query,
-        header("user-agent"),
-        error,
-    );
-    if let Err(e) = write_datapoint(&env, &facts) {
-        logger.emit(
-            Level::Warn,
-            "analytics engine write failed",
-            event(&request_id, e),
-        );
-    }
-    logger.emit(level_for(reply.status), "request", fields);
-
-    pipeline::record(
-        finished_ms,
-        route.template,
-        &method,
-        reply.status,
-        duration_ms,
-    );
-    if let Ok(config) = config {
-        if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
-            let (env, logger, request_id) = (env.clone(), logger.clone(), request_id.clone());
-            ctx.wait_until(async move {
-                if let Err(e) = pipeline::flush(&env, finished_ms).await {
-                    logger.emit(
-                        Level::Warn,
-                        "metrics flush failed; counts kept for the next flush",
-                        event(&request_id, e),
-                    );
-                }
-            });
-        }
-    }
-
+    let head = incoming.method == "HEAD";
     to_response(
         reply,
-        method == "HEAD",
-        &request_id,
+        head,
+        &incoming.request_id,
         &timing.header(duration_ms),
     )
+}
+
+/// Routes the request and runs its handler.
+async fn answer(
+    incoming: &Incoming,
+    env: &Env,
+    settings: &settings::Settings,
+    timing: &mut ServerTiming,
+    d1_statements: &Rc<Cell<u32>>,
+) -> std::result::Result<Reply, ApiError> {
+    let (method, path) = (&incoming.method, &incoming.path);
+    match (&incoming.route.outcome, &settings.config) {
+        (Outcome::NotFound, _) => Err(ApiError::not_found(path)),
+        (Outcome::MethodNotAllowed { allow }, _) => {
+            Err(ApiError::method_not_allowed(method, allow))
+        }
+        // Liveness needs neither bindings nor configuration: it stays up whatever is wrong.
+        (Outcome::Found(Endpoint::Livez), _) => Ok(handlers::livez(
+            &incoming.accept,
+            incoming.query.iter().any(|(k, _)| k == "verbose"),
+        )),
+        (Outcome::Found(_), Err(e)) => {
+            Err(ApiError::new(500, "Invalid Configuration", e.to_string()))
+        }
+        (Outcome::Found(endpoint), Ok(config)) => {
+            let info = handlers::RequestInfo {
+                env,
+                config,
+                logger: &settings.logger,
+                request_id: &incoming.request_id,
+                accept: &incoming.accept,
+                authorization: incoming.authorization.as_deref(),
+                query: &incoming.query,
+                d1_statements: d1_statements.clone(),
+            };
+            handlers::handle(endpoint.clone(), &info, timing).await
+        }
+    }
+}
+
+/// The request's access line and Analytics Engine datapoint.
+fn observe(
+    incoming: &Incoming,
+    facts: &RequestFacts<'_>,
+    error: Option<Value>,
+    env: &Env,
+    logger: &Logger,
+) {
+    let fields = access_fields(
+        facts,
+        incoming.ray_id.clone(),
+        &incoming.path,
+        &incoming.query,
+        incoming.user_agent.clone(),
+        error,
+    );
+    if let Err(e) = write_datapoint(env, facts) {
+        let fields = event(&incoming.request_id, e);
+        logger.emit(Level::Warn, "analytics engine write failed", fields);
+    }
+    logger.emit(level_for(facts.status), "request", fields);
+}
+
+/// Counts the request in the isolate's aggregator and flushes it in `waitUntil` when due.
+fn record_metrics(
+    incoming: &Incoming,
+    facts: &RequestFacts<'_>,
+    finished_ms: f64,
+    env: &Env,
+    ctx: &Context,
+    settings: &settings::Settings,
+) {
+    let (route, method) = (incoming.route.template, &incoming.method);
+    pipeline::record(finished_ms, route, method, facts.status, facts.duration_ms);
+    let Ok(config) = &settings.config else {
+        return;
+    };
+    if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
+        let (env, logger) = (env.clone(), settings.logger.clone());
+        let request_id = incoming.request_id.clone();
+        ctx.wait_until(async move {
+            if let Err(e) = pipeline::flush(&env, finished_ms).await {
+                let message = "metrics flush failed; counts kept for the next flush";
+                logger.emit(Level::Warn, message, event(&request_id, e));
+            }
+        });
+    }
 }
 
 /// The access-log line's fields: who asked what, and how it went. Paths and user agents are

@@ -116,38 +116,17 @@ impl Store {
     /// Request and self-probe sums for each window ending at `now_ms`, in one D1 batch (two
     /// range scans of a primary key per window, whatever the traffic volume).
     pub async fn load_windows(&self, now_ms: f64, windows_ms: &[u64]) -> StoreResult<Windows> {
-        #[derive(serde::Deserialize)]
-        struct Requests {
-            requests: Option<u64>,
-            errors: Option<u64>,
-            b0: Option<u64>,
-            b1: Option<u64>,
-            b2: Option<u64>,
-            b3: Option<u64>,
-            b4: Option<u64>,
-            b5: Option<u64>,
-            b6: Option<u64>,
-            b7: Option<u64>,
-            b8: Option<u64>,
-            b9: Option<u64>,
-            b10: Option<u64>,
-            b11: Option<u64>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Probes {
-            probes: Option<u64>,
-            failed: Option<u64>,
-        }
         let bucket_sums = (0..BUCKETS)
             .map(|i| format!("SUM(b{i}) AS b{i}"))
             .collect::<Vec<_>>()
             .join(", ");
         let requests_sql = format!(
-            "SELECT SUM(count) AS requests, SUM(CASE WHEN code >= 500 THEN count ELSE 0 END) AS errors, {bucket_sums}
+            "SELECT SUM(count) AS requests,
+                    SUM(CASE WHEN code >= 500 THEN count ELSE 0 END) AS errors, {bucket_sums}
              FROM request_rollups WHERE minute >= ?1"
         );
-        let probes_sql =
-            "SELECT SUM(probes) AS probes, SUM(failed) AS failed FROM probe_rollups WHERE minute >= ?1";
+        let probes_sql = "SELECT SUM(probes) AS probes, SUM(failed) AS failed
+                          FROM probe_rollups WHERE minute >= ?1";
         let mut statements = Vec::with_capacity(windows_ms.len() * 2);
         for &window in windows_ms {
             let start = window_start_minute(now_ms, window) as f64;
@@ -158,27 +137,56 @@ impl Store {
         let mut windows = Windows::new();
         for (&window, pair) in windows_ms.iter().zip(results.chunks(2)) {
             let [requests, probes] = pair else {
-                return Err(StoreError(
-                    "D1 returned fewer results than the batch had statements".into(),
-                ));
+                let why = "D1 returned fewer results than the batch had statements";
+                return Err(StoreError(why.into()));
             };
-            let r = requests.results::<Requests>()?.into_iter().next();
-            let p = probes.results::<Probes>()?.into_iter().next();
-            let mut stats = WindowStats::default();
-            if let Some(r) = r {
-                stats.requests = r.requests.unwrap_or(0);
-                stats.errors = r.errors.unwrap_or(0);
-                stats.buckets = [
-                    r.b0, r.b1, r.b2, r.b3, r.b4, r.b5, r.b6, r.b7, r.b8, r.b9, r.b10, r.b11,
-                ]
-                .map(|b| b.unwrap_or(0));
-            }
-            if let Some(p) = p {
-                stats.probes = p.probes.unwrap_or(0);
-                stats.probes_failed = p.failed.unwrap_or(0);
-            }
-            windows.insert(window, stats);
+            let requests = requests.results::<RequestSums>()?.into_iter().next();
+            let probes = probes.results::<ProbeSums>()?.into_iter().next();
+            windows.insert(window, window_stats(requests, probes));
         }
         Ok(windows)
     }
+}
+
+/// One window's request sums (`NULL` when no minute falls in it).
+#[derive(serde::Deserialize)]
+struct RequestSums {
+    requests: Option<u64>,
+    errors: Option<u64>,
+    b0: Option<u64>,
+    b1: Option<u64>,
+    b2: Option<u64>,
+    b3: Option<u64>,
+    b4: Option<u64>,
+    b5: Option<u64>,
+    b6: Option<u64>,
+    b7: Option<u64>,
+    b8: Option<u64>,
+    b9: Option<u64>,
+    b10: Option<u64>,
+    b11: Option<u64>,
+}
+
+/// One window's self-probe sums.
+#[derive(serde::Deserialize)]
+struct ProbeSums {
+    probes: Option<u64>,
+    failed: Option<u64>,
+}
+
+fn window_stats(requests: Option<RequestSums>, probes: Option<ProbeSums>) -> WindowStats {
+    let mut stats = WindowStats::default();
+    if let Some(r) = requests {
+        stats.requests = r.requests.unwrap_or(0);
+        stats.errors = r.errors.unwrap_or(0);
+        stats.buckets = [
+            r.b0, r.b1, r.b2, r.b3, r.b4, r.b5, r.b6, r.b7, r.b8, r.b9, r.b10, r.b11,
+        ]
+        .map(|b| b.unwrap_or(0));
+    }
+    if let Some(p) = probes {
+        stats.probes = p.probes.unwrap_or(0);
+        stats.probes_failed = p.failed.unwrap_or(0);
+    }
+    stats
 }

@@ -12,6 +12,7 @@ mod liveness;
 mod metrics;
 mod notifications;
 mod receiver;
+mod reply;
 mod telemetry;
 
 use std::sync::OnceLock;
