@@ -61,13 +61,12 @@ impl Store {
     }
 
     pub async fn read_heartbeat(&self, job: &str) -> StoreResult<Option<Heartbeat>> {
-        Ok(self
-            .prepare(
-                "SELECT last_run_ms, last_success_ms, last_error FROM cron_heartbeat WHERE job = ?1",
-            )
-            .bind(&[job.into()])?
-            .first::<Heartbeat>()
-            .await?)
+        self.prepare(
+            "SELECT last_run_ms, last_success_ms, last_error FROM cron_heartbeat WHERE job = ?1",
+        )
+        .bind(&[job.into()])?
+        .first::<Heartbeat>()
+        .await
     }
 
     /// Writes `id`, reads it back and deletes it, in one batch; returns what was read.
@@ -132,12 +131,11 @@ impl Store {
     }
 
     pub async fn dependency_statuses(&self) -> StoreResult<Vec<DependencyStatus>> {
-        Ok(self
-            .prepare(
-                "SELECT component, up, duration_ms, checked_ms FROM dependency_status
+        self.prepare(
+            "SELECT component, up, duration_ms, checked_ms FROM dependency_status
                  ORDER BY component LIMIT 100",
-            )
-            .all()
-            .await?)
+        )
+        .all()
+        .await
     }
 }

@@ -80,23 +80,21 @@ impl Store {
     }
 
     fn increment_counter(&self, name: &str, by: u64) -> StoreResult<Statement<'_>> {
-        Ok(self
-            .prepare(
-                "INSERT INTO counters (name, value) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
-            )
-            .bind(&[name.into(), (by as f64).into()])?)
+        self.prepare(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
+        )
+        .bind(&[name.into(), (by as f64).into()])
     }
 
     /// Every request series' running totals (bounded by route templates × methods × codes).
     pub async fn request_totals(&self) -> StoreResult<Vec<RequestTotal>> {
-        Ok(self
-            .prepare(format!(
-                "SELECT route, method, code, count, duration_sum, {BUCKET_COLUMNS}
-                 FROM request_totals ORDER BY route, method, code LIMIT 10000"
-            ))
-            .all()
-            .await?)
+        self.prepare(format!(
+            "SELECT route, method, code, count, duration_sum, {BUCKET_COLUMNS}
+             FROM request_totals ORDER BY route, method, code LIMIT 10000"
+        ))
+        .all()
+        .await
     }
 
     /// A named counter's value (0 when never incremented).

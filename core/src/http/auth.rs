@@ -24,7 +24,7 @@ pub fn require_bearer(authorization: Option<&str>, expected: &str) -> Result<(),
 /// (RFC 9110 §11.1) and whitespace around the token is tolerated.
 fn bearer_token(header: &str) -> Option<&str> {
     let header = header.trim();
-    let (scheme, token) = header.split_once(|c: char| c == ' ' || c == '\t')?;
+    let (scheme, token) = header.split_once([' ', '\t'])?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())

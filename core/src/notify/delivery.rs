@@ -22,6 +22,10 @@ pub fn next_attempt_ms(attempts: u32, now_ms: f64) -> f64 {
 /// Attempts a permanent failure gets before it is dead-lettered: a receiver being reconfigured
 /// gets a few minutes (30 s, 1, 2 and 4 min of backoff), not hundreds of pointless calls.
 pub const PERMANENT_ATTEMPTS: u32 = 5;
+const _: () = assert!(
+    PERMANENT_ATTEMPTS <= 10,
+    "a handful of attempts, not hundreds"
+);
 
 /// Why one delivery attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +119,6 @@ mod tests {
             assert_eq!(settle(&permanent, attempts), Settled::Retry, "{attempts}");
         }
         assert_eq!(settle(&permanent, PERMANENT_ATTEMPTS), Settled::Dead);
-        assert!(PERMANENT_ATTEMPTS <= 10, "a handful, not hundreds");
     }
 
     #[test]
