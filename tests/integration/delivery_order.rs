@@ -3,6 +3,7 @@
 //! rule disappears.
 
 use crate::harness::{now_ms, Options, Worker};
+use crate::notifications::only;
 use crate::receiver::{Behavior, Received, Receiver};
 use crate::ADMIN_TOKEN;
 
@@ -19,21 +20,10 @@ const MINUTE: u64 = 60_000;
 /// `dependency-down` plus an optional extra rule, firing on the first failing run and resolving
 /// on the first good one.
 fn rules(extra: &str) -> String {
-    let disabled = [
-        "high-error-ratio",
-        "high-latency-p95",
-        "cron-stale",
-        "slo-availability-page",
-        "slo-availability-ticket",
-        "slo-latency-page",
-        "slo-latency-ticket",
-    ]
-    .map(|id| format!(r#"{{"id": "{id}", "disabled": true}}"#))
-    .join(", ");
-    format!(
-        r#"[{disabled}, {{"id": "dependency-down", "kind": "dependency_down", "component": "any",
-            "for": "0s", "keep_firing_for": "0s", "severity": "page"}}{extra}]"#
-    )
+    only(&format!(
+        r#"{{"id": "dependency-down", "kind": "dependency_down", "component": "any",
+            "for": "0s", "keep_firing_for": "0s", "severity": "page"}}{extra}"#
+    ))
 }
 
 fn options(kv: bool, alert_rules: String, secrets: Vec<(&'static str, String)>) -> Options {

@@ -19,25 +19,35 @@ const MINUTE: u64 = 60_000;
 const WEBHOOK_SECRET: &str = "it-webhook-secret";
 const ROUTING_KEY: &str = "it-routing-key";
 
-/// Only dependency-down, firing on the first failing run and resolving on the first good one,
-/// so each test reasons about one alert.
-fn rules() -> String {
+/// `ALERT_RULES` with `rules` (JSON objects, comma-separated) and every built-in they do not
+/// redefine disabled, so a test reasons only about the alerts it defines.
+pub fn only(rules: &str) -> String {
     let disabled = [
         "high-error-ratio",
         "high-latency-p95",
+        "dependency-down",
         "cron-stale",
         "slo-availability-page",
         "slo-availability-ticket",
         "slo-latency-page",
         "slo-latency-ticket",
     ]
+    .into_iter()
+    .filter(|id| !rules.contains(&format!(r#""id": "{id}""#)))
     .map(|id| format!(r#"{{"id": "{id}", "disabled": true}}"#))
+    .collect::<Vec<_>>()
     .join(", ");
-    format!(
-        r#"[{disabled}, {{"id": "dependency-down", "kind": "dependency_down", "component": "any",
+    format!("[{disabled}, {rules}]")
+}
+
+/// Only dependency-down, firing on the first failing run and resolving on the first good one,
+/// so each test reasons about one alert.
+fn rules() -> String {
+    only(
+        r#"{"id": "dependency-down", "kind": "dependency_down", "component": "any",
             "for": "0s", "keep_firing_for": "0s", "severity": "page",
-            "annotations": {{"summary": "A dependency is down <!channel> & more",
-                             "runbook_url": "https://runbooks.example/dependency-down.md"}}}}]"#
+            "annotations": {"summary": "A dependency is down <!channel> & more",
+                            "runbook_url": "https://runbooks.example/dependency-down.md"}}"#,
     )
 }
 
