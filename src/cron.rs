@@ -16,6 +16,7 @@ use crate::settings;
 use crate::store::Store;
 use crate::telemetry::log::{error_field, Level, Logger};
 use crate::telemetry::pipeline;
+use vigil_core::telemetry::store_cost::Operation;
 
 /// The job name under which the minute cron records its heartbeat.
 pub const JOB: &str = "minute";
@@ -30,7 +31,7 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     if let Err(e) = pipeline::flush(&env, now_ms).await {
         failures.push(format!("metrics flush: {e}"));
     }
-    let store = Store::open(&env);
+    let store = Store::open(&env, Operation::Cron);
     match (&settings.config, &store) {
         (Err(e), _) => failures.push(e.to_string()),
         (Ok(_), Err(e)) => failures.push(e.to_string()),
@@ -84,7 +85,8 @@ async fn minute(
 
     // The self-probe: the readiness checks, recorded as the availability SLI's probe half and
     // as vigil_dependency_* metrics.
-    let results = probes::run_all(env, &Check::ALL, config.check_timeout_ms).await;
+    let caller = probes::Caller::cron();
+    let results = probes::run_all(env, &caller, &Check::ALL, config.check_timeout_ms).await;
     if let Err(e) = store.record_self_probe(now_ms, &results).await {
         failures.push(format!("self-probe: {e}"));
     }
@@ -107,7 +109,7 @@ async fn minute(
         Err(e) => failures.push(format!("notifications: {e}")),
     }
     if housekeeping::due(now_ms) {
-        match housekeeping::run(env, store, now_ms).await {
+        match housekeeping::run(env, now_ms).await {
             Ok(archived) if archived > 0 => {
                 let mut fields = Map::new();
                 fields.insert("archived".into(), archived.into());

@@ -9,6 +9,7 @@ use worker::Env;
 use super::checks::round_ms;
 use super::probes::{now_ms, with_timeout, KV_BINDING, R2_BINDING};
 use crate::store::Store;
+use vigil_core::telemetry::store_cost::Operation;
 
 /// One write → read back → delete round trip.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +113,7 @@ async fn r2_round_trip(env: &Env, id: &str) -> Result<(), String> {
 }
 
 async fn d1_round_trip(env: &Env, id: &str) -> Result<(), String> {
-    let store = Store::open(env).map_err(|e| e.to_string())?;
+    let store = Store::open(env, Operation::Health).map_err(|e| e.to_string())?;
     let read = store
         .smoke_round_trip(id, now_ms())
         .await

@@ -12,6 +12,7 @@ use worker::{Date, Delay, Env};
 use super::checks::{migration_gap, Check, CheckResult};
 use crate::build_info::MIGRATIONS;
 use crate::store::{describe, Store};
+use vigil_core::telemetry::store_cost::Operation;
 
 /// Key read by the KV check and object headed by the R2 check; they need not exist.
 pub const PROBE_KEY: &str = "vigil:readiness-probe";
@@ -21,33 +22,40 @@ pub const R2_BINDING: &str = "BUCKET";
 /// Counts the D1 statements the checks of one request run (shared with its other queries).
 pub type D1Statements = Rc<Cell<u32>>;
 
-/// Runs `checks` concurrently, each limited to `timeout_ms`.
-pub async fn run_all(env: &Env, checks: &[Check], timeout_ms: u32) -> Vec<CheckResult> {
-    run_counted(env, &D1Statements::default(), checks, timeout_ms).await
+/// Who runs the checks: the D1 operation they are billed to and the request's statement count.
+#[derive(Clone)]
+pub struct Caller {
+    pub operation: Operation,
+    pub statements: D1Statements,
 }
 
-/// Like [`run_all`], adding the D1 statements the checks run to `statements`.
-pub async fn run_counted(
+impl Caller {
+    /// The cron's self-probe.
+    pub fn cron() -> Caller {
+        Caller {
+            operation: Operation::Cron,
+            statements: D1Statements::default(),
+        }
+    }
+}
+
+/// Runs `checks` concurrently, each limited to `timeout_ms`.
+pub async fn run_all(
     env: &Env,
-    statements: &D1Statements,
+    caller: &Caller,
     checks: &[Check],
     timeout_ms: u32,
 ) -> Vec<CheckResult> {
     let each = checks
         .iter()
-        .map(|&check| run_one(env, statements.clone(), check, timeout_ms));
+        .map(|&check| run_one(env, caller.clone(), check, timeout_ms));
     join_all(each).await
 }
 
 /// Runs one check under `timeout_ms`; a check that takes longer fails with `timeout after Nms`.
-pub async fn run_one(
-    env: &Env,
-    statements: D1Statements,
-    check: Check,
-    timeout_ms: u32,
-) -> CheckResult {
+pub async fn run_one(env: &Env, caller: Caller, check: Check, timeout_ms: u32) -> CheckResult {
     let started = now_ms();
-    let error = match with_timeout(probe(env, statements, check), timeout_ms).await {
+    let error = match with_timeout(probe(env, caller, check), timeout_ms).await {
         Some(Ok(())) => None,
         Some(Err(reason)) => Some(reason),
         None => Some(format!("timeout after {timeout_ms}ms")),
@@ -72,14 +80,15 @@ pub fn now_ms() -> f64 {
     Date::now().as_millis() as f64
 }
 
-async fn probe(env: &Env, statements: D1Statements, check: Check) -> Result<(), String> {
+async fn probe(env: &Env, caller: Caller, check: Check) -> Result<(), String> {
+    let store = || Store::counted(env, caller.operation, caller.statements.clone());
     match check {
         Check::D1 => {
-            let store = Store::counted(env, statements).map_err(|e| e.to_string())?;
+            let store = store().map_err(|e| e.to_string())?;
             store.ping().await.map_err(|e| e.to_string())
         }
         Check::Migrations => {
-            let store = Store::counted(env, statements).map_err(|e| e.to_string())?;
+            let store = store().map_err(|e| e.to_string())?;
             let applied = store
                 .applied_migrations()
                 .await

@@ -133,6 +133,7 @@ async fn answer(
                 authorization: incoming.authorization.as_deref(),
                 query: &incoming.query,
                 d1_statements: d1_statements.clone(),
+                operation: handlers::operation(endpoint),
             };
             handlers::handle(endpoint.clone(), &info, timing).await
         }

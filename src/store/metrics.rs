@@ -6,6 +6,7 @@ use super::{Statement, Store, StoreError, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::records::RequestTotal;
 use vigil_core::telemetry::metrics::{Flush, BUCKETS};
+use vigil_core::telemetry::store_cost::CostLedger;
 
 /// Name of the counter of metric flush batches (one D1 batch per flush).
 pub const FLUSH_BATCHES: &str = "metric_flush_batches";
@@ -33,7 +34,7 @@ pub fn window_start_minute(now_ms: f64, window_ms: u64) -> i64 {
 impl Store {
     /// Adds a flush's series to the minute rollups and the running totals, in one D1 batch (one
     /// round trip, one transaction), and counts the batch.
-    pub async fn flush_request_metrics(&self, flush: &Flush) -> StoreResult<()> {
+    pub async fn flush_request_metrics(&self, flush: &Flush, cost: &CostLedger) -> StoreResult<()> {
         let placeholders = (5..5 + BUCKETS)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
@@ -72,6 +73,9 @@ impl Store {
             statements.push(self.prepare(&rollup_sql).bind(&values)?);
         }
         statements.push(self.increment_counter(FLUSH_BATCHES, 1)?);
+        for (name, by) in cost.increments() {
+            statements.push(self.increment_counter(&name, by)?);
+        }
         if flush.dropped > 0 {
             statements.push(self.increment_counter(DROPPED_REQUESTS, flush.dropped)?);
         }
@@ -95,6 +99,23 @@ impl Store {
         ))
         .all()
         .await
+    }
+
+    /// The running totals of Vigil's own D1 cost, as `(counter name, value)`.
+    pub async fn cost_counters(&self) -> StoreResult<Vec<(String, u64)>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            name: String,
+            value: u64,
+        }
+        let rows: Vec<Row> = self
+            .prepare(
+                "SELECT name, value FROM counters
+                 WHERE name >= 'store_rows_' AND name < 'store_rows`' ORDER BY name LIMIT 100",
+            )
+            .all()
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.name, r.value)).collect())
     }
 
     /// A named counter's value (0 when never incremented).

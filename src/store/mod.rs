@@ -3,20 +3,24 @@
 //! (`outbox`). Every query is bounded and served by an index (see `migrations/`).
 //!
 //! Statements run through [`Store`], which counts them, so a request can report how many D1
-//! statements it cost (`d1Operations`).
+//! statements it cost (`d1Operations`), and adds each statement's `rows_read` / `rows_written`
+//! to the isolate's cost ledger under the store's [`Operation`]; the next metrics flush adds the
+//! ledger to the stored `vigil_store_rows_*_total` counters.
 
 mod alerts;
 mod health;
 mod metrics;
 mod outbox;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+
+use vigil_core::telemetry::store_cost::{CostLedger, Operation};
 
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
 pub use metrics::{DROPPED_REQUESTS, FLUSH_BATCHES};
@@ -52,24 +56,48 @@ pub fn describe(error: &worker::Error) -> String {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The D1 database and a count of the statements run through it.
+thread_local! {
+    /// Rows this isolate read and wrote, not yet added to the stored counters.
+    static LEDGER: RefCell<CostLedger> = RefCell::new(CostLedger::default());
+}
+
+/// Hands over the isolate's unrecorded D1 cost (see [`restore_cost`] on failure).
+pub fn take_cost() -> CostLedger {
+    LEDGER.with(|l| l.borrow_mut().take())
+}
+
+/// Puts back cost whose write failed, so it is recorded by the next flush.
+pub fn restore_cost(cost: CostLedger) {
+    LEDGER.with(|l| l.borrow_mut().restore(cost));
+}
+
+/// The D1 database, the operation its statements are billed to, and a count of them.
 pub struct Store {
     db: D1Database,
+    operation: Operation,
     statements: Rc<Cell<u32>>,
 }
 
 impl Store {
-    /// The database, or an error naming the missing binding.
-    pub fn open(env: &Env) -> StoreResult<Store> {
-        Store::counted(env, Rc::default())
+    /// The database for `operation`, or an error naming the missing binding.
+    pub fn open(env: &Env, operation: Operation) -> StoreResult<Store> {
+        Store::counted(env, operation, Rc::default())
     }
 
     /// Like [`Store::open`], adding every statement to `statements` (shared by one request).
-    pub fn counted(env: &Env, statements: Rc<Cell<u32>>) -> StoreResult<Store> {
+    pub fn counted(
+        env: &Env,
+        operation: Operation,
+        statements: Rc<Cell<u32>>,
+    ) -> StoreResult<Store> {
         let db = env
             .d1(DB_BINDING)
             .map_err(|_| StoreError(format!("D1 binding {DB_BINDING} is not configured")))?;
-        Ok(Store { db, statements })
+        Ok(Store {
+            db,
+            operation,
+            statements,
+        })
     }
 
     fn prepare(&self, sql: impl Into<String>) -> Statement<'_> {
@@ -84,6 +112,18 @@ impl Store {
         self.statements.set(total);
     }
 
+    /// Adds a finished statement's billed rows to the ledger. A result without meta adds none.
+    fn bill(&self, result: &D1Result) {
+        let Ok(Some(meta)) = result.meta() else {
+            return;
+        };
+        let (read, written) = (meta.rows_read.unwrap_or(0), meta.rows_written.unwrap_or(0));
+        LEDGER.with(|l| {
+            l.borrow_mut()
+                .add(self.operation, read as u64, written as u64)
+        });
+    }
+
     /// Runs `statements` as one batch: one round trip and one transaction.
     async fn batch(&self, statements: Vec<Statement<'_>>) -> StoreResult<Vec<D1Result>> {
         if statements.is_empty() {
@@ -91,7 +131,9 @@ impl Store {
         }
         self.count(statements.len());
         let inner = statements.into_iter().map(|s| s.inner).collect();
-        Ok(self.db.batch(inner).await?)
+        let results = self.db.batch(inner).await?;
+        results.iter().for_each(|r| self.bill(r));
+        Ok(results)
     }
 }
 
@@ -111,7 +153,9 @@ impl Statement<'_> {
 
     async fn all<T: DeserializeOwned>(self) -> StoreResult<Vec<T>> {
         self.store.count(1);
-        Ok(self.inner.all().await?.results()?)
+        let result = self.inner.all().await?;
+        self.store.bill(&result);
+        Ok(result.results()?)
     }
 
     async fn first<T: DeserializeOwned>(self) -> StoreResult<Option<T>> {
@@ -120,7 +164,9 @@ impl Statement<'_> {
 
     async fn run(self) -> StoreResult<D1Result> {
         self.store.count(1);
-        Ok(self.inner.run().await?)
+        let result = self.inner.run().await?;
+        self.store.bill(&result);
+        Ok(result)
     }
 }
 

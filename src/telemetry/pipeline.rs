@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use worker::Env;
 
 use super::metrics::Aggregator;
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
+use vigil_core::telemetry::store_cost::Operation;
 
 thread_local! {
     // Wasm isolates are single-threaded: this is the isolate's aggregator.
@@ -31,18 +32,21 @@ pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
     })
 }
 
-/// Writes everything unflushed to D1; on failure the counts stay for the next flush.
+/// Writes everything unflushed to D1 (request metrics and the isolate's own D1 cost); on
+/// failure the counts stay for the next flush.
 pub async fn flush(env: &Env, now_ms: f64) -> Result<(), StoreError> {
     let batch = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
-    if batch.is_empty() {
+    let cost = store::take_cost();
+    if batch.is_empty() && cost.is_empty() {
         return Ok(());
     }
-    let written = match Store::open(env) {
-        Ok(store) => store.flush_request_metrics(&batch).await,
+    let written = match Store::open(env, Operation::Flush) {
+        Ok(store) => store.flush_request_metrics(&batch, &cost).await,
         Err(e) => Err(e),
     };
     if written.is_err() {
         AGGREGATOR.with(|a| a.borrow_mut().restore(batch));
+        store::restore_cost(cost);
     }
     written
 }

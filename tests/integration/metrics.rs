@@ -4,6 +4,7 @@ crate::tests!(
     metrics_count_exactly_the_requests_served_per_series_and_pass_promtool,
     metrics_need_the_token_when_one_is_set_and_speak_openmetrics_on_request,
     counts_survive_a_failed_flush_and_land_once_the_database_is_back,
+    vigil_reports_the_d1_rows_it_reads_and_writes_per_operation,
 );
 
 const METRICS_TOKEN: &str = "it-metrics-token";
@@ -166,4 +167,42 @@ fn counts_survive_a_failed_flush_and_land_once_the_database_is_back() {
         "{}",
         reply.body
     );
+}
+
+fn vigil_reports_the_d1_rows_it_reads_and_writes_per_operation() {
+    let worker = Worker::start(Options {
+        vars: vec![("METRICS_FLUSH_SECONDS", "0".into())],
+        ..Options::default()
+    });
+    // Runs in the past: a cron's flush marks its scheduled time as the isolate's last flush.
+    let t0 = now_ms() - 120_000;
+    worker.run_cron(t0);
+    // The next run's flush records what the first run cost.
+    worker.run_cron(t0 + 60_000);
+    let metrics = worker.get("/metrics");
+    let series = |name: &str, op: &str| {
+        metrics
+            .sample(&format!(
+                r#"vigil_store_rows_{name}_total{{operation="{op}"}}"#
+            ))
+            .unwrap_or(0.0)
+    };
+    assert!(series("read", "cron") > 0.0, "{}", metrics.body);
+    assert!(series("written", "cron") > 0.0, "{}", metrics.body);
+    assert!(series("written", "flush") > 0.0, "{}", metrics.body);
+
+    // A scrape's own reads are flushed after it (flush interval 0): later scrapes show them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = worker.get("/metrics");
+        let read = reply.sample(r#"vigil_store_rows_read_total{operation="scrape"}"#);
+        if read.is_some_and(|rows| rows > 0.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scrape cost: {}",
+            reply.body
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::exposition::{Family, Histogram};
 use super::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
 
+use super::store_cost::{Operation, Rows};
 use crate::alerting::slo::SloReport;
 use crate::records::{ChannelBacklog, DependencyStatus, NotificationCount, RequestTotal};
 
@@ -34,6 +35,8 @@ pub struct Snapshot {
     /// The outbox per channel, and the time its ages are measured at.
     pub outbox: Vec<ChannelBacklog>,
     pub now_ms: f64,
+    /// D1 rows Vigil itself read and wrote, per operation.
+    pub store_costs: BTreeMap<Operation, Rows>,
 }
 
 /// The metric families for a snapshot, in a stable order.
@@ -42,6 +45,7 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         requests(s),
         dependencies(s),
         operations(s),
+        store_costs(s),
         alerting(s),
         notifications(s),
     ]
@@ -136,6 +140,24 @@ fn operations(s: &Snapshot) -> Vec<Family> {
     )
     .with(Vec::new(), s.dropped_requests as f64);
     vec![cron, build, flushes, dropped]
+}
+
+/// What Vigil's own D1 use costs, from D1's `rows_read` / `rows_written` of every statement.
+fn store_costs(s: &Snapshot) -> Vec<Family> {
+    let mut read = Family::counter(
+        "vigil_store_rows_read",
+        "D1 rows Vigil read (as D1 bills them), by operation.",
+    );
+    let mut written = Family::counter(
+        "vigil_store_rows_written",
+        "D1 rows Vigil wrote (as D1 bills them), by operation.",
+    );
+    for (operation, rows) in &s.store_costs {
+        let label = || [("operation", operation.as_str().to_string())];
+        read.push(label(), rows.read as f64);
+        written.push(label(), rows.written as f64);
+    }
+    vec![read, written]
 }
 
 /// Alert states and SLO standings.

@@ -6,3 +6,4 @@ pub mod catalog;
 pub mod exposition;
 pub mod log;
 pub mod metrics;
+pub mod store_cost;

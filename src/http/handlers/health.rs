@@ -27,8 +27,7 @@ pub async fn readyz(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Reply {
 }
 
 pub async fn readyz_check(req: &RequestInfo<'_>, check: Check, timing: &mut ServerTiming) -> Reply {
-    let statements = req.d1_statements.clone();
-    let result = probes::run_one(req.env, statements, check, req.config.check_timeout_ms).await;
+    let result = probes::run_one(req.env, req.caller(), check, req.config.check_timeout_ms).await;
     record(req, std::slice::from_ref(&result), timing);
     let report = checks::render_single(&result);
     Reply::text(report.status, report.body)
@@ -49,8 +48,9 @@ pub async fn health(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Reply {
 pub async fn detailed(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
     require_admin(req)?;
     let timeout = req.config.check_timeout_ms;
+    let caller = req.caller();
     let (results, smoke) = futures::join!(
-        probes::run_counted(req.env, &req.d1_statements, &Check::ALL, timeout),
+        probes::run_all(req.env, &caller, &Check::ALL, timeout),
         round_trips::smoke_tests(req.env, timeout)
     );
     record(req, &results, timing);
@@ -139,7 +139,7 @@ async fn stored_diagnostics(
 /// reason (the response withholds it).
 async fn run_checks(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Vec<CheckResult> {
     let timeout = req.config.check_timeout_ms;
-    let results = probes::run_counted(req.env, &req.d1_statements, &Check::ALL, timeout).await;
+    let results = probes::run_all(req.env, &req.caller(), &Check::ALL, timeout).await;
     record(req, &results, timing);
     results
 }

@@ -11,6 +11,7 @@ use crate::telemetry::exposition;
 use vigil_core::http::auth::require_bearer;
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::timing::ServerTiming;
+use vigil_core::telemetry::store_cost;
 
 pub async fn metrics(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
     if let Some(token) = &req.config.metrics_token {
@@ -38,11 +39,12 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         store.counter(FLUSH_BATCHES),
         store.counter(DROPPED_REQUESTS),
     );
-    let (alerts, slos, notifications, outbox) = futures::join!(
+    let (alerts, slos, notifications, outbox, costs) = futures::join!(
         store.alert_rows(),
         store.slo_reports(),
         store.notification_counts(),
         store.outbox_backlog(),
+        store.cost_counters(),
     );
     Ok(Snapshot {
         environment: req.config.environment.clone(),
@@ -64,5 +66,6 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         notifications: notifications?,
         outbox: outbox?,
         now_ms: now_ms(),
+        store_costs: store_cost::from_counters(&costs?),
     })
 }

@@ -13,12 +13,14 @@ use serde_json::json;
 use worker::Env;
 
 use crate::config::Config;
+use crate::health::probes::Caller;
 use crate::store::{Store, StoreError};
 use crate::telemetry::log::{Level, Logger};
 use vigil_core::http::auth::require_bearer;
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::routes::Endpoint;
 use vigil_core::http::timing::ServerTiming;
+use vigil_core::telemetry::store_cost::Operation;
 
 /// What a handler may read of the request and its environment.
 pub struct RequestInfo<'a> {
@@ -32,12 +34,22 @@ pub struct RequestInfo<'a> {
     pub query: &'a [(String, String)],
     /// D1 statements run for this request (`d1Operations` in the access log).
     pub d1_statements: Rc<Cell<u32>>,
+    /// What this request's D1 rows are billed to.
+    pub operation: Operation,
 }
 
 impl RequestInfo<'_> {
     /// The database, counting its statements for this request.
     fn store(&self) -> Result<Store, StoreError> {
-        Store::counted(self.env, self.d1_statements.clone())
+        Store::counted(self.env, self.operation, self.d1_statements.clone())
+    }
+
+    /// The readiness checks run on behalf of this request.
+    fn caller(&self) -> Caller {
+        Caller {
+            operation: self.operation,
+            statements: self.d1_statements.clone(),
+        }
     }
 
     fn has_param(&self, name: &str) -> bool {
@@ -50,6 +62,15 @@ impl RequestInfo<'_> {
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
             .collect()
+    }
+}
+
+/// What an endpoint's D1 rows are billed to.
+pub fn operation(endpoint: &Endpoint) -> Operation {
+    match endpoint {
+        Endpoint::Metrics => Operation::Scrape,
+        Endpoint::Alerts | Endpoint::Slos => Operation::Api,
+        _ => Operation::Health,
     }
 }
 
