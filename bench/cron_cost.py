@@ -1,9 +1,9 @@
 """Cron cost vs traffic: does a cron run cost the same whatever the request volume?
 
-The cron evaluates every rule over windows of the D1 minute rollups (up to the 30-day SLO
-window). Rollups hold one row per minute and series however many requests it counted, so the
-work should depend on rules × series × minutes, not on traffic. Two fresh instances with 20 rules
-(8 built-ins + 12 via ALERT_RULES) and 30 days of minute rollups for 10 routes, identical but for
+The cron evaluates every rule over windows (up to the 30-day SLO window) read as differences of
+per-minute running totals, which hold one row per minute however many requests it counted, so
+the work should not depend on traffic. Two fresh instances with 20 rules
+(8 built-ins + 12 via ALERT_RULES) and 30 days of per-minute running totals for 10 routes, identical but for
 the counts (100 vs 1000 requests per minute and route), each get 15 cron runs one simulated
 minute apart, alternating between the two so drift on a shared machine hits both alike. The
 figure is the 10× instance's median run time over the 1× instance's (goal: 1 within noise), both
@@ -33,14 +33,15 @@ BUCKET_SHARES = (0.4, 0.3, 0.2, 0.07, 0.03)
 
 
 def seed_sql(now_minute, count):
-    """One statement: 30 days of minute rollups for routes /r0../r9, `count` requests each."""
+    """One statement: 30 days of the hub's running totals for 10 routes at `count` requests a
+    minute each."""
     buckets = ", ".join(f"b{i}" for i in range(len(BUCKET_SHARES)))
-    values = ", ".join(str(round(count * s)) for s in BUCKET_SHARES)
+    per_minute = 10 * count
+    values = ", ".join(f"x * {round(per_minute * s)}" for s in BUCKET_SHARES)
     return (
-        "WITH RECURSIVE m(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM m WHERE x < "
-        f"{MINUTES - 1}), r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n < 9) "
-        f"INSERT INTO request_rollups (minute, route, method, code, count, duration_sum, {buckets}) "
-        f"SELECT {now_minute} - x, '/r' || n, 'GET', 200, {count}, {count * 0.012}, {values} FROM m, r"
+        "WITH RECURSIVE m(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM m WHERE x < "
+        f"{MINUTES}) INSERT INTO service_cumulative (service, minute, requests, {buckets}) "
+        f"SELECT 'vigil', {now_minute} - {MINUTES} + x, x * {per_minute}, {values} FROM m"
     )
 
 

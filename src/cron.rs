@@ -28,8 +28,11 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     let logger = &settings.logger;
     let mut failures: Vec<String> = Vec::new();
 
-    if let Err(e) = pipeline::flush(&env, now_ms).await {
-        failures.push(format!("metrics flush: {e}"));
+    // Without a valid configuration there is no service name to count under: the counts wait.
+    if let Ok(config) = &settings.config {
+        if let Err(e) = pipeline::flush(&env, &config.service_name, now_ms).await {
+            failures.push(format!("metrics flush: {e}"));
+        }
     }
     let store = Store::open(&env, Operation::Cron);
     match (&settings.config, &store) {
@@ -87,7 +90,8 @@ async fn minute(
     // as vigil_dependency_* metrics.
     let caller = probes::Caller::cron();
     let results = probes::run_all(env, &caller, &Check::ALL, config.check_timeout_ms).await;
-    if let Err(e) = store.record_self_probe(now_ms, &results).await {
+    let service = &config.service_name;
+    if let Err(e) = store.record_self_probe(service, now_ms, &results).await {
         failures.push(format!("self-probe: {e}"));
     }
     let dependencies: Vec<(Check, bool)> = results.iter().map(|r| (r.check, r.passed())).collect();

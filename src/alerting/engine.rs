@@ -65,7 +65,9 @@ pub async fn run(
     needed.extend(report_windows_ms());
     needed.sort_unstable();
     needed.dedup();
-    let windows = store.load_windows(now_ms, &needed).await?;
+    let windows = store
+        .load_windows(&config.service_name, now_ms, &needed)
+        .await?;
     let input = EvalInput {
         now_ms,
         windows: &windows,

@@ -179,9 +179,9 @@ fn record_metrics(
     };
     if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
         let (env, logger) = (env.clone(), settings.logger.clone());
-        let request_id = incoming.request_id.clone();
+        let (request_id, service) = (incoming.request_id.clone(), config.service_name.clone());
         ctx.wait_until(async move {
-            if let Err(e) = pipeline::flush(&env, finished_ms).await {
+            if let Err(e) = pipeline::flush(&env, &service, finished_ms).await {
                 let message = "metrics flush failed; counts kept for the next flush";
                 logger.emit(Level::Warn, message, event(&request_id, e));
             }

@@ -167,17 +167,20 @@ impl Store {
             .collect())
     }
 
-    /// Retention: minute rollups and probes beyond the 30-day SLO window (plus a margin),
-    /// notifications delivered over a week ago and dead letters over 30 days old. Waiting
-    /// notifications are never deleted.
+    /// Retention: running totals beyond the 30-day SLO window (plus a margin; the newest row
+    /// before the cutoff stays, as the base later windows subtract), notifications delivered
+    /// over a week ago and dead letters over 30 days old. Waiting notifications are never
+    /// deleted.
     pub async fn apply_retention(&self, now_ms: f64) -> StoreResult<()> {
         const DAY_MS: f64 = 86_400_000.0;
         let minute_cutoff = ((now_ms - 35.0 * DAY_MS) / 60_000.0).floor();
         self.batch(vec![
-            self.prepare("DELETE FROM request_rollups WHERE minute < ?1")
-                .bind(&[minute_cutoff.into()])?,
-            self.prepare("DELETE FROM probe_rollups WHERE minute < ?1")
-                .bind(&[minute_cutoff.into()])?,
+            self.prepare(
+                "DELETE FROM service_cumulative WHERE minute < (
+                   SELECT MAX(c.minute) FROM service_cumulative c
+                   WHERE c.service = service_cumulative.service AND c.minute < ?1)",
+            )
+            .bind(&[minute_cutoff.into()])?,
             self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
                 .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
             self.prepare("DELETE FROM outbox WHERE dead_ms IS NOT NULL AND dead_ms < ?1")

@@ -3,6 +3,7 @@
 use wasm_bindgen::JsValue;
 
 use super::{Store, StoreResult};
+use vigil_core::alerting::window::WindowStats;
 use vigil_core::health::checks::CheckResult;
 use vigil_core::records::{DependencyStatus, Heartbeat};
 
@@ -94,8 +95,14 @@ impl Store {
         Ok(read)
     }
 
-    /// Records the cron's self-probe: each dependency's latest status and the minute's probe count.
-    pub async fn record_self_probe(&self, now_ms: f64, results: &[CheckResult]) -> StoreResult<()> {
+    /// Records the cron's self-probe: each dependency's latest status, and one probe (failed if
+    /// any check failed) in `service`'s running totals.
+    pub async fn record_self_probe(
+        &self,
+        service: &str,
+        now_ms: f64,
+        results: &[CheckResult],
+    ) -> StoreResult<()> {
         let mut statements = Vec::with_capacity(results.len() + 1);
         for r in results {
             statements.push(
@@ -116,16 +123,13 @@ impl Store {
             );
         }
         let failed = results.iter().any(|r| !r.passed());
-        statements.push(
-            self.prepare(
-                "INSERT INTO probe_rollups (minute, probes, failed) VALUES (?1, 1, ?2)
-                 ON CONFLICT (minute) DO UPDATE SET probes = probes + 1, failed = failed + excluded.failed",
-            )
-            .bind(&[
-                ((now_ms / 60_000.0).floor()).into(),
-                u8::from(failed).into(),
-            ])?,
-        );
+        let probe = WindowStats {
+            probes: 1,
+            probes_failed: u64::from(failed),
+            ..WindowStats::default()
+        };
+        let minute = (now_ms / 60_000.0).floor() as i64;
+        statements.extend(self.add_to_totals(service, minute, &probe)?);
         self.batch(statements).await?;
         Ok(())
     }

@@ -1,9 +1,9 @@
-//! Request metrics: minute rollups, running totals and the windows rules read.
+//! Request metrics: running totals per series and per service minute, and counters.
 
 use wasm_bindgen::JsValue;
 
-use super::{Statement, Store, StoreError, StoreResult};
-use vigil_core::alerting::window::{WindowStats, Windows};
+use super::{Statement, Store, StoreResult};
+use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::RequestTotal;
 use vigil_core::telemetry::metrics::{Flush, BUCKETS};
 use vigil_core::telemetry::store_cost::CostLedger;
@@ -24,31 +24,20 @@ fn add_buckets(table: &str) -> String {
         .join(", ")
 }
 
-/// The first epoch minute inside a window of `window_ms` ending at `now_ms` (the current,
-/// partial minute included).
-pub fn window_start_minute(now_ms: f64, window_ms: u64) -> i64 {
-    let now_minute = (now_ms / 60_000.0).floor() as i64;
-    now_minute - (window_ms / 60_000).max(1) as i64 + 1
-}
-
 impl Store {
-    /// Adds a flush's series to the minute rollups and the running totals, in one D1 batch (one
-    /// round trip, one transaction), and counts the batch.
-    pub async fn flush_request_metrics(&self, flush: &Flush, cost: &CostLedger) -> StoreResult<()> {
+    /// Adds a flush's series to `service`'s running totals per minute (what windows read) and per
+    /// series (what `/metrics` exposes), with the isolate's D1 cost, in one D1 batch (one round
+    /// trip, one transaction), and counts the batch.
+    pub async fn flush_request_metrics(
+        &self,
+        service: &str,
+        flush: &Flush,
+        cost: &CostLedger,
+    ) -> StoreResult<()> {
         let placeholders = (5..5 + BUCKETS)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let rollup_sql = format!(
-            "INSERT INTO request_rollups (route, method, code, count, duration_sum, {BUCKET_COLUMNS}, minute)
-             VALUES (?1, ?2, ?3, ?4, ?{sum}, {placeholders}, ?{minute})
-             ON CONFLICT (minute, route, method, code) DO UPDATE SET
-               count = request_rollups.count + excluded.count,
-               duration_sum = request_rollups.duration_sum + excluded.duration_sum, {buckets}",
-            sum = 5 + BUCKETS,
-            minute = 6 + BUCKETS,
-            buckets = add_buckets("request_rollups"),
-        );
         let totals_sql = format!(
             "INSERT INTO request_totals (route, method, code, count, duration_sum, {BUCKET_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?{sum}, {placeholders})
@@ -69,8 +58,9 @@ impl Store {
             values.extend(stats.buckets.iter().map(|&b| JsValue::from(b as f64)));
             values.push(stats.duration_sum_seconds.into());
             statements.push(self.prepare(&totals_sql).bind(&values)?);
-            values.push((key.minute as f64).into());
-            statements.push(self.prepare(&rollup_sql).bind(&values)?);
+        }
+        for (minute, delta) in minute_deltas(flush) {
+            statements.extend(self.add_to_totals(service, minute, &delta)?);
         }
         statements.push(self.increment_counter(FLUSH_BATCHES, 1)?);
         for (name, by) in cost.increments() {
@@ -131,81 +121,4 @@ impl Store {
             .await?;
         Ok(row.map_or(0, |r| r.value))
     }
-
-    /// Request and self-probe sums for each window ending at `now_ms`, in one D1 batch (two
-    /// range scans of a primary key per window, whatever the traffic volume).
-    pub async fn load_windows(&self, now_ms: f64, windows_ms: &[u64]) -> StoreResult<Windows> {
-        let bucket_sums = (0..BUCKETS)
-            .map(|i| format!("SUM(b{i}) AS b{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let requests_sql = format!(
-            "SELECT SUM(count) AS requests,
-                    SUM(CASE WHEN code >= 500 THEN count ELSE 0 END) AS errors, {bucket_sums}
-             FROM request_rollups WHERE minute >= ?1"
-        );
-        let probes_sql = "SELECT SUM(probes) AS probes, SUM(failed) AS failed
-                          FROM probe_rollups WHERE minute >= ?1";
-        let mut statements = Vec::with_capacity(windows_ms.len() * 2);
-        for &window in windows_ms {
-            let start = window_start_minute(now_ms, window) as f64;
-            statements.push(self.prepare(&requests_sql).bind(&[start.into()])?);
-            statements.push(self.prepare(probes_sql).bind(&[start.into()])?);
-        }
-        let results = self.batch(statements).await?;
-        let mut windows = Windows::new();
-        for (&window, pair) in windows_ms.iter().zip(results.chunks(2)) {
-            let [requests, probes] = pair else {
-                let why = "D1 returned fewer results than the batch had statements";
-                return Err(StoreError(why.into()));
-            };
-            let requests = requests.results::<RequestSums>()?.into_iter().next();
-            let probes = probes.results::<ProbeSums>()?.into_iter().next();
-            windows.insert(window, window_stats(requests, probes));
-        }
-        Ok(windows)
-    }
-}
-
-/// One window's request sums (`NULL` when no minute falls in it).
-#[derive(serde::Deserialize)]
-struct RequestSums {
-    requests: Option<u64>,
-    errors: Option<u64>,
-    b0: Option<u64>,
-    b1: Option<u64>,
-    b2: Option<u64>,
-    b3: Option<u64>,
-    b4: Option<u64>,
-    b5: Option<u64>,
-    b6: Option<u64>,
-    b7: Option<u64>,
-    b8: Option<u64>,
-    b9: Option<u64>,
-    b10: Option<u64>,
-    b11: Option<u64>,
-}
-
-/// One window's self-probe sums.
-#[derive(serde::Deserialize)]
-struct ProbeSums {
-    probes: Option<u64>,
-    failed: Option<u64>,
-}
-
-fn window_stats(requests: Option<RequestSums>, probes: Option<ProbeSums>) -> WindowStats {
-    let mut stats = WindowStats::default();
-    if let Some(r) = requests {
-        stats.requests = r.requests.unwrap_or(0);
-        stats.errors = r.errors.unwrap_or(0);
-        stats.buckets = [
-            r.b0, r.b1, r.b2, r.b3, r.b4, r.b5, r.b6, r.b7, r.b8, r.b9, r.b10, r.b11,
-        ]
-        .map(|b| b.unwrap_or(0));
-    }
-    if let Some(p) = probes {
-        stats.probes = p.probes.unwrap_or(0);
-        stats.probes_failed = p.failed.unwrap_or(0);
-    }
-    stats
 }

@@ -11,6 +11,7 @@ mod alerts;
 mod health;
 mod metrics;
 mod outbox;
+mod windows;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;

@@ -34,14 +34,14 @@ pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
 
 /// Writes everything unflushed to D1 (request metrics and the isolate's own D1 cost); on
 /// failure the counts stay for the next flush.
-pub async fn flush(env: &Env, now_ms: f64) -> Result<(), StoreError> {
+pub async fn flush(env: &Env, service: &str, now_ms: f64) -> Result<(), StoreError> {
     let batch = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
     let cost = store::take_cost();
     if batch.is_empty() && cost.is_empty() {
         return Ok(());
     }
     let written = match Store::open(env, Operation::Flush) {
-        Ok(store) => store.flush_request_metrics(&batch, &cost).await,
+        Ok(store) => store.flush_request_metrics(service, &batch, &cost).await,
         Err(e) => Err(e),
     };
     if written.is_err() {

@@ -22,7 +22,7 @@ static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static BUILD: Once = Once::new();
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
-fn project_dir() -> &'static Path {
+pub fn project_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -227,6 +227,19 @@ impl Worker {
         let parsed: serde_json::Value =
             serde_json::from_slice(&output.stdout).expect("wrangler --json prints JSON");
         parsed[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs a SQL file (e.g. one migration) against this instance's local D1 through wrangler.
+    pub fn d1_file(&self, path: &Path) {
+        let path = path.to_string_lossy();
+        let args = ["d1", "execute", "DB", "--file", path.as_ref()];
+        let output = wrangler_on_state(&self.dir, &self.config, &args);
+        assert!(
+            output.status.success(),
+            "d1 execute --file {path} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// The object at `key` in this instance's local R2 bucket, if any.

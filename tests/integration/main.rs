@@ -8,6 +8,7 @@ mod alerting;
 mod cron;
 mod delivery_order;
 mod health;
+mod history;
 mod liveness;
 mod metrics;
 mod notifications;
@@ -51,6 +52,7 @@ fn main() {
         health::all(),
         telemetry::all(),
         metrics::all(),
+        history::all(),
         cron::all(),
         alerting::all(),
         notifications::all(),

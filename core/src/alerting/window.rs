@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::telemetry::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
+use crate::telemetry::metrics::{Flush, BUCKETS, BUCKET_BOUNDS_SECONDS};
 use crate::time::format_duration;
 
 /// Request counts over one window, summed from minute rollups.
@@ -17,6 +17,41 @@ pub struct WindowStats {
     /// Cron self-probes in the window, and how many of them failed.
     pub probes: u64,
     pub probes_failed: u64,
+}
+
+impl WindowStats {
+    /// The counts between two running totals (`self` at the end of a window, `start` just
+    /// before it). Running totals only grow, so a negative difference can only come from a
+    /// damaged row; it reads as zero rather than wrapping.
+    pub fn since(&self, start: &WindowStats) -> WindowStats {
+        let mut buckets = [0; BUCKETS];
+        for (i, b) in buckets.iter_mut().enumerate() {
+            *b = self.buckets[i].saturating_sub(start.buckets[i]);
+        }
+        WindowStats {
+            requests: self.requests.saturating_sub(start.requests),
+            errors: self.errors.saturating_sub(start.errors),
+            buckets,
+            probes: self.probes.saturating_sub(start.probes),
+            probes_failed: self.probes_failed.saturating_sub(start.probes_failed),
+        }
+    }
+}
+
+/// What a flush adds to a service's running totals, per epoch minute.
+pub fn minute_deltas(flush: &Flush) -> BTreeMap<i64, WindowStats> {
+    let mut deltas: BTreeMap<i64, WindowStats> = BTreeMap::new();
+    for (key, stats) in &flush.series {
+        let delta = deltas.entry(key.minute).or_default();
+        delta.requests += stats.count;
+        if key.code >= 500 {
+            delta.errors += stats.count;
+        }
+        for (total, add) in delta.buckets.iter_mut().zip(stats.buckets) {
+            *total += add;
+        }
+    }
+    deltas
 }
 
 /// Window statistics keyed by window length in milliseconds.
@@ -96,6 +131,51 @@ mod tests {
         buckets[3] = 4;
         assert_eq!(histogram_quantile(0.0, &buckets), Some(0.025));
         assert!(histogram_quantile(0.9, &[u64::MAX; BUCKETS]).is_some());
+    }
+
+    #[test]
+    fn a_window_is_the_difference_of_two_running_totals() {
+        let at = |requests, errors, probes| WindowStats {
+            requests,
+            errors,
+            probes,
+            buckets: [requests; BUCKETS],
+            ..WindowStats::default()
+        };
+        let window = at(1_000, 10, 60).since(&at(400, 4, 30));
+        assert_eq!(
+            (window.requests, window.errors, window.probes),
+            (600, 6, 30)
+        );
+        assert_eq!(window.buckets, [600; BUCKETS]);
+        assert_eq!(at(1, 0, 0).since(&at(5, 0, 0)).requests, 0, "never wraps");
+    }
+
+    #[test]
+    fn a_flush_adds_requests_errors_and_buckets_per_minute() {
+        use crate::telemetry::metrics::{SeriesKey, SeriesStats};
+        let series = |minute, code, count| {
+            let key = SeriesKey {
+                minute,
+                route: "/r".into(),
+                method: "GET".into(),
+                code,
+            };
+            let mut stats = SeriesStats {
+                count,
+                ..SeriesStats::default()
+            };
+            stats.buckets[1] = count;
+            (key, stats)
+        };
+        let flush = Flush {
+            series: vec![series(7, 200, 5), series(7, 503, 2), series(8, 200, 1)],
+            dropped: 0,
+        };
+        let deltas = minute_deltas(&flush);
+        assert_eq!((deltas[&7].requests, deltas[&7].errors), (7, 2));
+        assert_eq!(deltas[&7].buckets[1], 7);
+        assert_eq!((deltas[&8].requests, deltas[&8].errors), (1, 0));
     }
 
     #[test]

@@ -1,0 +1,100 @@
+//! Alert windows read as differences of running totals: the cost of a cron run does not grow
+//! with history, and the upgrade from minute rollups keeps what was counted.
+
+use crate::harness::{now_ms, project_dir, Options, Worker};
+
+crate::tests!(
+    a_cron_run_reads_a_few_dozen_rows_with_thirty_days_of_history,
+    the_upgrade_turns_minute_rollups_into_running_totals,
+);
+
+const MINUTE: u64 = 60_000;
+const CRON_READS: &str = r#"vigil_store_rows_read_total{operation="cron"}"#;
+
+fn a_cron_run_reads_a_few_dozen_rows_with_thirty_days_of_history() {
+    let worker = Worker::start(Options::default());
+    let t0 = now_ms() - 10 * MINUTE;
+    let minutes = 30 * 24 * 60;
+    worker.d1(&format!(
+        "WITH RECURSIVE m(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM m WHERE x < {minutes})
+         INSERT INTO service_cumulative (service, minute, requests, errors, b0, probes)
+         SELECT 'vigil', {start} + x, x * 100, x, x * 100, x FROM m",
+        start = t0 / MINUTE - 1 - minutes
+    ));
+    let mut reads = Vec::new();
+    for i in 0..4 {
+        worker.run_cron(t0 + i * MINUTE);
+        reads.push(worker.get("/metrics").sample(CRON_READS).unwrap_or(0.0));
+    }
+    // Run k's cost is recorded by run k + 1's flush.
+    let per_run: Vec<f64> = reads.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
+    for rows in &per_run {
+        assert!(
+            (1.0..=200.0).contains(rows),
+            "a cron run read {rows} rows over 30 days of history: {per_run:?}"
+        );
+    }
+
+    // The SLO report sees the 30 days: 1% of requests failed.
+    let slos = worker.get("/metrics");
+    let budget = slos.sample(r#"vigil_slo_error_budget_remaining_ratio{slo="availability"}"#);
+    assert!(
+        budget.is_some_and(|b| b < 0.0),
+        "1% errors overspend a 99.9% objective: {budget:?}"
+    );
+}
+
+fn the_upgrade_turns_minute_rollups_into_running_totals() {
+    let worker = Worker::start(Options {
+        unmigrated: true,
+        ..Options::default()
+    });
+    let migrations = project_dir().join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&migrations)
+        .expect("migrations folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let (before, upgrade): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.file_name().is_some_and(|n| n < "0006"));
+    for file in &before {
+        worker.d1_file(file);
+    }
+    worker.d1(
+        "INSERT INTO request_rollups (minute, route, method, code, count, duration_sum, b0, b11)
+         VALUES (100, '/a', 'GET', 200, 5, 0.1, 5, 0), (100, '/a', 'GET', 503, 2, 0.1, 0, 2),
+                (102, '/b', 'GET', 200, 3, 0.1, 3, 0);
+         INSERT INTO probe_rollups (minute, probes, failed) VALUES (101, 1, 1), (102, 1, 0);",
+    );
+    worker.d1_file(&upgrade[0]);
+    let rows = worker.d1(
+        "SELECT minute, requests, errors, b0, b11, probes, probes_failed
+         FROM service_cumulative WHERE service = 'vigil' ORDER BY minute",
+    );
+    let got: Vec<[u64; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                "minute",
+                "requests",
+                "errors",
+                "b0",
+                "b11",
+                "probes",
+                "probes_failed",
+            ]
+            .map(|c| r[c].as_u64().unwrap_or(u64::MAX))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            [100, 7, 2, 5, 2, 0, 0],
+            [101, 7, 2, 5, 2, 1, 1],
+            [102, 10, 2, 8, 2, 2, 1]
+        ]
+    );
+    let gone = worker.d1("SELECT name FROM sqlite_master WHERE name = 'request_rollups'");
+    assert!(gone.is_empty(), "the rollups are replaced: {gone:?}");
+}
