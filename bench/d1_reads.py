@@ -35,23 +35,31 @@ def seed_sql(now_minute, days):
     )
 
 
+def counter(worker, series):
+    """A counter's value; 0 before anything was recorded."""
+    try:
+        return metric(worker.base, series)
+    except KeyError:
+        return 0.0
+
+
 def cron_reads(worker, start_ms):
     """Rows read by each cron run after the first."""
     counts = []
     for i in range(RUNS):
         status, _, body = get(worker.base, f"/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time={start_ms + i * 60_000}")
         assert status == 200, f"scheduled handler answered {status}: {body[:300]}"
-        counts.append(metric(worker.base, CRON))
+        counts.append(counter(worker, CRON))
     return [b - a for a, b in zip(counts[1:], counts[2:])]
 
 
 def scrape_reads(worker):
     """Rows one /metrics scrape reads (each scrape's cost is flushed right after it)."""
-    before = metric(worker.base, SCRAPE)
+    before = counter(worker, SCRAPE)
     for _ in range(SCRAPES):
         get(worker.base, "/metrics")
     time.sleep(1)
-    return (metric(worker.base, SCRAPE) - before) / (SCRAPES + 1)
+    return (counter(worker, SCRAPE) - before) / (SCRAPES + 1)
 
 
 def main():
