@@ -28,11 +28,8 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     let logger = &settings.logger;
     let mut failures: Vec<String> = Vec::new();
 
-    // Without a valid configuration there is no service name to count under: the counts wait.
-    if let Ok(config) = &settings.config {
-        if let Err(e) = pipeline::flush(&env, &config.service_name, now_ms).await {
-            failures.push(format!("metrics flush: {e}"));
-        }
+    if let Err(e) = pipeline::flush(&env, now_ms).await {
+        failures.push(format!("metrics flush: {e}"));
     }
     let store = Store::open(&env, Operation::Cron);
     match (&settings.config, &store) {

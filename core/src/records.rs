@@ -20,6 +20,7 @@ pub struct Heartbeat {
 /// One request series' running totals.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RequestTotal {
+    pub service: String,
     pub route: String,
     pub method: String,
     pub code: u16,

@@ -16,6 +16,7 @@ use worker::{
 use crate::settings;
 use crate::telemetry::analytics::{self, RequestFacts};
 use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
+use crate::telemetry::metrics::Served;
 use crate::telemetry::pipeline;
 use reply::{ApiError, Reply};
 use routes::{Endpoint, Outcome};
@@ -172,16 +173,23 @@ fn record_metrics(
     ctx: &Context,
     settings: &settings::Settings,
 ) {
-    let (route, method) = (incoming.route.template, &incoming.method);
-    pipeline::record(finished_ms, route, method, facts.status, facts.duration_ms);
+    // Without a valid configuration there is no service name to count under.
     let Ok(config) = &settings.config else {
         return;
     };
+    let served = Served {
+        service: &config.service_name,
+        route: incoming.route.template,
+        method: &incoming.method,
+        code: facts.status,
+        duration_ms: facts.duration_ms,
+    };
+    pipeline::record(finished_ms, &served);
     if pipeline::flush_due(finished_ms, config.metrics_flush_seconds) {
         let (env, logger) = (env.clone(), settings.logger.clone());
-        let (request_id, service) = (incoming.request_id.clone(), config.service_name.clone());
+        let request_id = incoming.request_id.clone();
         ctx.wait_until(async move {
-            if let Err(e) = pipeline::flush(&env, &service, finished_ms).await {
+            if let Err(e) = pipeline::flush(&env, finished_ms).await {
                 let message = "metrics flush failed; counts kept for the next flush";
                 logger.emit(Level::Warn, message, event(&request_id, e));
             }

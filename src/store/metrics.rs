@@ -25,26 +25,22 @@ fn add_buckets(table: &str) -> String {
 }
 
 impl Store {
-    /// Adds a flush's series to `service`'s running totals per minute (what windows read) and per
-    /// series (what `/metrics` exposes), with the isolate's D1 cost, in one D1 batch (one round
-    /// trip, one transaction), and counts the batch.
-    pub async fn flush_request_metrics(
-        &self,
-        service: &str,
-        flush: &Flush,
-        cost: &CostLedger,
-    ) -> StoreResult<()> {
+    /// Adds a flush's series to their services' running totals per minute (what windows read)
+    /// and per series (what `/metrics` exposes), with the isolate's D1 cost, in one D1 batch (one
+    /// round trip, one transaction), and counts the batch.
+    pub async fn flush_request_metrics(&self, flush: &Flush, cost: &CostLedger) -> StoreResult<()> {
         let placeholders = (5..5 + BUCKETS)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
             .join(", ");
         let totals_sql = format!(
-            "INSERT INTO request_totals (route, method, code, count, duration_sum, {BUCKET_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?{sum}, {placeholders})
-             ON CONFLICT (route, method, code) DO UPDATE SET
+            "INSERT INTO request_totals (route, method, code, count, duration_sum, {BUCKET_COLUMNS}, service)
+             VALUES (?1, ?2, ?3, ?4, ?{sum}, {placeholders}, ?{service})
+             ON CONFLICT (service, route, method, code) DO UPDATE SET
                count = request_totals.count + excluded.count,
                duration_sum = request_totals.duration_sum + excluded.duration_sum, {buckets}",
             sum = 5 + BUCKETS,
+            service = 6 + BUCKETS,
             buckets = add_buckets("request_totals"),
         );
         let mut statements = Vec::with_capacity(flush.series.len() * 2 + 2);
@@ -57,9 +53,10 @@ impl Store {
             ];
             values.extend(stats.buckets.iter().map(|&b| JsValue::from(b as f64)));
             values.push(stats.duration_sum_seconds.into());
+            values.push(key.service.as_str().into());
             statements.push(self.prepare(&totals_sql).bind(&values)?);
         }
-        for (minute, delta) in minute_deltas(flush) {
+        for ((service, minute), delta) in minute_deltas(flush) {
             statements.extend(self.add_to_totals(service, minute, &delta)?);
         }
         statements.push(self.increment_counter(FLUSH_BATCHES, 1)?);
@@ -84,8 +81,8 @@ impl Store {
     /// Every request series' running totals (bounded by route templates × methods × codes).
     pub async fn request_totals(&self) -> StoreResult<Vec<RequestTotal>> {
         self.prepare(format!(
-            "SELECT route, method, code, count, duration_sum, {BUCKET_COLUMNS}
-             FROM request_totals ORDER BY route, method, code LIMIT 10000"
+            "SELECT service, route, method, code, count, duration_sum, {BUCKET_COLUMNS}
+             FROM request_totals ORDER BY service, route, method, code LIMIT 10000"
         ))
         .all()
         .await

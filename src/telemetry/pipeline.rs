@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use worker::Env;
 
-use super::metrics::Aggregator;
+use super::metrics::{Aggregator, Served};
 use crate::store::{self, Store, StoreError};
 use vigil_core::telemetry::store_cost::Operation;
 
@@ -17,11 +17,8 @@ thread_local! {
 }
 
 /// Counts one served request.
-pub fn record(now_ms: f64, route: &str, method: &str, code: u16, duration_ms: f64) {
-    AGGREGATOR.with(|a| {
-        a.borrow_mut()
-            .record(now_ms, route, method, code, duration_ms)
-    });
+pub fn record(now_ms: f64, served: &Served<'_>) {
+    AGGREGATOR.with(|a| a.borrow_mut().record(now_ms, served));
 }
 
 /// Whether this isolate should flush now, given the flush interval.
@@ -34,14 +31,14 @@ pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
 
 /// Writes everything unflushed to D1 (request metrics and the isolate's own D1 cost); on
 /// failure the counts stay for the next flush.
-pub async fn flush(env: &Env, service: &str, now_ms: f64) -> Result<(), StoreError> {
+pub async fn flush(env: &Env, now_ms: f64) -> Result<(), StoreError> {
     let batch = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
     let cost = store::take_cost();
     if batch.is_empty() && cost.is_empty() {
         return Ok(());
     }
     let written = match Store::open(env, Operation::Flush) {
-        Ok(store) => store.flush_request_metrics(service, &batch, &cost).await,
+        Ok(store) => store.flush_request_metrics(&batch, &cost).await,
         Err(e) => Err(e),
     };
     if written.is_err() {

@@ -50,35 +50,37 @@ fn metrics_count_exactly_the_requests_served_per_series_and_pass_promtool() {
     let body = &reply;
     assert_eq!(
         body.sample(
-            r#"vigil_http_requests_total{route="/health/liveness",method="GET",code="200"}"#
+            r#"vigil_http_requests_total{service="vigil",route="/health/liveness",method="GET",code="200"}"#
         ),
         Some(5.0),
         "{}",
         reply.body
     );
     assert_eq!(
-        body.sample(r#"vigil_http_requests_total{route="unmatched",method="GET",code="404"}"#),
+        body.sample(r#"vigil_http_requests_total{service="vigil",route="unmatched",method="GET",code="404"}"#),
         Some(5.0),
         "raw paths never become labels:\n{}",
         reply.body
     );
     assert_eq!(
-        body.sample(r#"vigil_http_requests_total{route="/livez",method="POST",code="405"}"#),
+        body.sample(
+            r#"vigil_http_requests_total{service="vigil",route="/livez",method="POST",code="405"}"#
+        ),
         Some(2.0)
     );
     assert_eq!(
         body.sample(
-            r#"vigil_http_requests_total{route="/readyz/{check}",method="GET",code="404"}"#
+            r#"vigil_http_requests_total{service="vigil",route="/readyz/{check}",method="GET",code="404"}"#
         ),
         Some(1.0)
     );
     assert_eq!(
         body.sample(
-            r#"vigil_http_request_duration_seconds_count{route="/health/liveness",method="GET"}"#
+            r#"vigil_http_request_duration_seconds_count{service="vigil",route="/health/liveness",method="GET"}"#
         ),
         Some(5.0)
     );
-    assert_eq!(body.sample(r#"vigil_http_request_duration_seconds_bucket{route="/health/liveness",method="GET",le="+Inf"}"#), Some(5.0));
+    assert_eq!(body.sample(r#"vigil_http_request_duration_seconds_bucket{service="vigil",route="/health/liveness",method="GET",le="+Inf"}"#), Some(5.0));
     assert!(
         !reply.body.contains("wp-login"),
         "raw paths never become labels"
@@ -161,7 +163,7 @@ fn counts_survive_a_failed_flush_and_land_once_the_database_is_back() {
     let reply = worker.get("/metrics");
     assert_eq!(
         reply.sample(
-            r#"vigil_http_requests_total{route="/readyz/{check}",method="GET",code="200"}"#
+            r#"vigil_http_requests_total{service="vigil",route="/readyz/{check}",method="GET",code="200"}"#
         ),
         Some(5.0),
         "{}",

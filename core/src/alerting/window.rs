@@ -38,11 +38,13 @@ impl WindowStats {
     }
 }
 
-/// What a flush adds to a service's running totals, per epoch minute.
-pub fn minute_deltas(flush: &Flush) -> BTreeMap<i64, WindowStats> {
-    let mut deltas: BTreeMap<i64, WindowStats> = BTreeMap::new();
+/// What a flush adds to each service's running totals, per `(service, epoch minute)`.
+pub fn minute_deltas(flush: &Flush) -> BTreeMap<(&str, i64), WindowStats> {
+    let mut deltas: BTreeMap<(&str, i64), WindowStats> = BTreeMap::new();
     for (key, stats) in &flush.series {
-        let delta = deltas.entry(key.minute).or_default();
+        let delta = deltas
+            .entry((key.service.as_str(), key.minute))
+            .or_default();
         delta.requests += stats.count;
         if key.code >= 500 {
             delta.errors += stats.count;
@@ -156,6 +158,7 @@ mod tests {
         use crate::telemetry::metrics::{SeriesKey, SeriesStats};
         let series = |minute, code, count| {
             let key = SeriesKey {
+                service: "api".into(),
                 minute,
                 route: "/r".into(),
                 method: "GET".into(),
@@ -173,9 +176,10 @@ mod tests {
             dropped: 0,
         };
         let deltas = minute_deltas(&flush);
-        assert_eq!((deltas[&7].requests, deltas[&7].errors), (7, 2));
-        assert_eq!(deltas[&7].buckets[1], 7);
-        assert_eq!((deltas[&8].requests, deltas[&8].errors), (1, 0));
+        let at = |minute| &deltas[&("api", minute)];
+        assert_eq!((at(7).requests, at(7).errors), (7, 2));
+        assert_eq!(at(7).buckets[1], 7);
+        assert_eq!((at(8).requests, at(8).errors), (1, 0));
     }
 
     #[test]

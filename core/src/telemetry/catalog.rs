@@ -56,18 +56,20 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
 fn requests(s: &Snapshot) -> Vec<Family> {
     let mut requests = Family::counter(
         "vigil_http_requests",
-        "HTTP requests served, by route template, method and status code.",
+        "HTTP requests served, by service, route template, method and status code.",
     );
     let mut durations = Family::histogram(
         "vigil_http_request_duration_seconds",
-        "HTTP request duration, by route template and method.",
+        "HTTP request duration, by service, route template and method.",
     )
     .with_unit("seconds");
-    // The histogram is per (route, method): the per-code rows are summed.
-    let mut per_route: BTreeMap<(&str, &str), ([u64; BUCKETS], f64)> = BTreeMap::new();
+    // The histogram is per (service, route, method): the per-code rows are summed.
+    type Route<'a> = (&'a str, &'a str, &'a str);
+    let mut per_route: BTreeMap<Route<'_>, ([u64; BUCKETS], f64)> = BTreeMap::new();
     for row in &s.requests {
         requests.push(
             [
+                ("service", row.service.clone()),
                 ("route", row.route.clone()),
                 ("method", row.method.clone()),
                 ("code", row.code.to_string()),
@@ -75,18 +77,21 @@ fn requests(s: &Snapshot) -> Vec<Family> {
             row.count as f64,
         );
         let (buckets, sum) = per_route
-            .entry((&row.route, &row.method))
+            .entry((&row.service, &row.route, &row.method))
             .or_insert(([0; BUCKETS], 0.0));
         for (total, add) in buckets.iter_mut().zip(row.buckets()) {
             *total += add;
         }
         *sum += row.duration_sum;
     }
-    for ((route, method), (buckets, sum)) in per_route {
-        durations.push_histogram(
-            [("route", route.to_string()), ("method", method.to_string())],
-            Histogram::from_counts(&BUCKET_BOUNDS_SECONDS, &buckets, sum),
-        );
+    for ((service, route, method), (buckets, sum)) in per_route {
+        let labels = [
+            ("service", service.to_string()),
+            ("route", route.to_string()),
+            ("method", method.to_string()),
+        ];
+        let histogram = Histogram::from_counts(&BUCKET_BOUNDS_SECONDS, &buckets, sum);
+        durations.push_histogram(labels, histogram);
     }
     vec![requests, durations]
 }

@@ -24,11 +24,24 @@ pub const MAX_SERIES: usize = 5_000;
 /// One rollup row's identity: the minute and the labels.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SeriesKey {
+    /// The service the requests were served by (the hub itself: `SERVICE_NAME`).
+    pub service: String,
     /// Epoch minute (epoch ms / 60 000).
     pub minute: i64,
     pub route: String,
     pub method: String,
     pub code: u16,
+}
+
+/// One served request, as the aggregator counts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Served<'a> {
+    pub service: &'a str,
+    /// The route template, never the raw path.
+    pub route: &'a str,
+    pub method: &'a str,
+    pub code: u16,
+    pub duration_ms: f64,
 }
 
 /// What one series accumulated: request count, duration sum and per-bucket counts.
@@ -78,9 +91,9 @@ pub struct Aggregator {
 
 impl Aggregator {
     /// Counts one request.
-    pub fn record(&mut self, now_ms: f64, route: &str, method: &str, code: u16, duration_ms: f64) {
+    pub fn record(&mut self, now_ms: f64, served: &Served<'_>) {
         self.last_flush_ms.get_or_insert(now_ms);
-        let seconds = (duration_ms / 1000.0).max(0.0);
+        let seconds = (served.duration_ms / 1000.0).max(0.0);
         let mut stats = SeriesStats {
             count: 1,
             duration_sum_seconds: seconds,
@@ -88,10 +101,11 @@ impl Aggregator {
         };
         stats.buckets[bucket_index(seconds)] = 1;
         let key = SeriesKey {
+            service: served.service.to_string(),
             minute: (now_ms / 60_000.0).floor() as i64,
-            route: route.to_string(),
-            method: method_label(method).to_string(),
-            code,
+            route: served.route.to_string(),
+            method: method_label(served.method).to_string(),
+            code: served.code,
         };
         self.merge(key, &stats);
     }
@@ -155,6 +169,16 @@ impl Flush {
 mod tests {
     use super::*;
 
+    fn served<'a>(route: &'a str, method: &'a str, code: u16, duration_ms: f64) -> Served<'a> {
+        Served {
+            service: "vigil",
+            route,
+            method,
+            code,
+            duration_ms,
+        }
+    }
+
     #[test]
     fn durations_fall_into_the_first_bucket_whose_bound_they_do_not_exceed() {
         assert_eq!(bucket_index(0.0), 0);
@@ -167,10 +191,10 @@ mod tests {
     #[test]
     fn requests_of_one_series_in_one_minute_share_a_row() {
         let mut agg = Aggregator::default();
-        agg.record(60_000.0, "/livez", "GET", 200, 3.0);
-        agg.record(119_999.0, "/livez", "GET", 200, 300.0);
-        agg.record(120_000.0, "/livez", "GET", 200, 1.0);
-        agg.record(120_000.0, "unmatched", "BREW", 404, 1.0);
+        agg.record(60_000.0, &served("/livez", "GET", 200, 3.0));
+        agg.record(119_999.0, &served("/livez", "GET", 200, 300.0));
+        agg.record(120_000.0, &served("/livez", "GET", 200, 1.0));
+        agg.record(120_000.0, &served("unmatched", "BREW", 404, 1.0));
         let rows = agg.take(120_000.0).series;
         assert_eq!(rows.len(), 3);
         let (key, stats) = &rows[0];
@@ -186,21 +210,21 @@ mod tests {
     fn flush_is_due_after_the_interval_and_only_with_data() {
         let mut agg = Aggregator::default();
         assert!(!agg.flush_due(0.0, 10_000.0));
-        agg.record(1_000.0, "/livez", "GET", 200, 1.0);
+        agg.record(1_000.0, &served("/livez", "GET", 200, 1.0));
         assert!(!agg.flush_due(5_000.0, 10_000.0));
         assert!(agg.flush_due(11_000.0, 10_000.0));
         assert!(agg.flush_due(1_000.0, 0.0));
         agg.take(11_000.0);
-        agg.record(12_000.0, "/livez", "GET", 200, 1.0);
+        agg.record(12_000.0, &served("/livez", "GET", 200, 1.0));
         assert!(!agg.flush_due(12_000.0, 10_000.0));
     }
 
     #[test]
     fn a_failed_flush_is_restored_and_merged_with_new_counts() {
         let mut agg = Aggregator::default();
-        agg.record(0.0, "/livez", "GET", 200, 1.0);
+        agg.record(0.0, &served("/livez", "GET", 200, 1.0));
         let batch = agg.take(0.0);
-        agg.record(1.0, "/livez", "GET", 200, 1.0);
+        agg.record(1.0, &served("/livez", "GET", 200, 1.0));
         agg.restore(batch);
         let rows = agg.take(2.0).series;
         assert_eq!(rows.len(), 1);
@@ -211,9 +235,9 @@ mod tests {
     fn at_the_series_cap_the_oldest_minute_is_dropped_and_counted() {
         let mut agg = Aggregator::default();
         for i in 0..MAX_SERIES {
-            agg.record(0.0, &format!("/r{i}"), "GET", 200, 1.0);
+            agg.record(0.0, &served(&format!("/r{i}"), "GET", 200, 1.0));
         }
-        agg.record(60_000.0, "/new", "GET", 200, 1.0);
+        agg.record(60_000.0, &served("/new", "GET", 200, 1.0));
         let flush = agg.take(60_000.0);
         assert_eq!(flush.dropped, 1);
         assert_eq!(flush.series.len(), MAX_SERIES);
