@@ -21,10 +21,4 @@ impl Severity {
             Severity::Info => "info",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Severity> {
-        [Severity::Page, Severity::Ticket, Severity::Info]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
 }

@@ -198,7 +198,7 @@ mod tests {
     fn no_traffic_holds_only_for_an_empty_window() {
         let rule = Rule {
             kind: RuleKind::NoTraffic {
-                window: Window::minutes(5).expect("non-zero"),
+                window: Window::try_from("5m".to_string()).expect("a whole number of minutes"),
             },
             ..builtin("high-error-ratio")
         };

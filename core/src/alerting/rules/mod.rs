@@ -87,10 +87,6 @@ impl From<Duration> for String {
 pub struct Window(u64);
 
 impl Window {
-    pub fn minutes(minutes: u64) -> Option<Window> {
-        (minutes > 0).then(|| Window(minutes * MINUTE_MS))
-    }
-
     pub fn ms(self) -> u64 {
         self.0
     }
