@@ -7,6 +7,8 @@
 use serde_json::{json, Map};
 use worker::{Date, Env, ScheduledEvent};
 
+use crate::aggregator::client::Delivery;
+use crate::aggregator::hub::{self, Flushed};
 use crate::alerting::{dispatch, engine};
 use crate::config::Config;
 use crate::health::checks::Check;
@@ -15,7 +17,6 @@ use crate::housekeeping;
 use crate::settings;
 use crate::store::Store;
 use crate::telemetry::log::{error_field, Level, Logger};
-use crate::telemetry::pipeline;
 use vigil_core::telemetry::store_cost::Operation;
 
 /// The job name under which the minute cron records its heartbeat.
@@ -28,8 +29,11 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     let logger = &settings.logger;
     let mut failures: Vec<String> = Vec::new();
 
-    if let Err(e) = pipeline::flush(&env, now_ms).await {
-        failures.push(format!("metrics flush: {e}"));
+    // The aggregator writes what the fleet sent (this isolate's batch too) before rules read it.
+    match hub::flush(&env, now_ms, Delivery::MergeAndWrite).await {
+        Ok(Flushed::WriteFailed(e)) => failures.push(format!("aggregator write: {e}")),
+        Err(e) => failures.push(format!("metrics flush: {e}")),
+        outcome @ Ok(_) => hub::report(logger, &outcome, Map::new()),
     }
     let store = Store::open(&env, Operation::Cron);
     match (&settings.config, &store) {

@@ -16,7 +16,7 @@ use super::notify::payloads::render;
 use super::notify::signature::sign;
 use super::notify::{AlertNotification, Channel};
 use crate::config::{Channels, Config};
-use crate::health::probes::with_timeout;
+use crate::timeout::with_timeout;
 use crate::store::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, Store, StoreResult};
 use crate::telemetry::log::{error_field, Level, Logger};
 

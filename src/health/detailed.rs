@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use super::checks::round_ms;
-use super::probes::{now_ms, with_timeout, KV_BINDING, R2_BINDING};
+use super::probes::{now_ms, KV_BINDING, R2_BINDING};
+use crate::timeout::with_timeout;
 use crate::store::Store;
 use vigil_core::telemetry::store_cost::Operation;
 

@@ -2,12 +2,12 @@
 //! timeout, so readiness takes as long as the slowest check rather than the sum.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
-use futures::future::{join_all, select, Either};
-use worker::{Date, Delay, Env};
+use futures::future::join_all;
+use worker::{Date, Env};
+
+use crate::timeout::with_timeout;
 
 use super::checks::{migration_gap, Check, CheckResult};
 use crate::build_info::MIGRATIONS;
@@ -64,15 +64,6 @@ pub async fn run_one(env: &Env, caller: Caller, check: Check, timeout_ms: u32) -
         check,
         duration_ms: now_ms() - started,
         error,
-    }
-}
-
-/// `Some(output)` when `future` finishes within `timeout_ms`, `None` on timeout.
-pub async fn with_timeout<T>(future: impl Future<Output = T>, timeout_ms: u32) -> Option<T> {
-    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
-    match select(Box::pin(future), timer).await {
-        Either::Left((output, _)) => Some(output),
-        Either::Right(_) => None,
     }
 }
 

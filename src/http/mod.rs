@@ -13,6 +13,8 @@ use worker::{
     AnalyticsEngineDataPointBuilder, Context, Date, Env, Headers, Request, Response, Result,
 };
 
+use crate::aggregator::client::Delivery;
+use crate::aggregator::hub;
 use crate::settings;
 use crate::telemetry::analytics::{self, RequestFacts};
 use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
@@ -189,10 +191,10 @@ fn record_metrics(
         let (env, logger) = (env.clone(), settings.logger.clone());
         let request_id = incoming.request_id.clone();
         ctx.wait_until(async move {
-            if let Err(e) = pipeline::flush(&env, finished_ms).await {
-                let message = "metrics flush failed; counts kept for the next flush";
-                logger.emit(Level::Warn, message, event(&request_id, e));
-            }
+            let outcome = hub::flush(&env, finished_ms, Delivery::Merge).await;
+            let mut fields = Map::new();
+            fields.insert("requestId".into(), request_id.into());
+            hub::report(&logger, &outcome, fields);
         });
     }
 }

@@ -1,18 +1,15 @@
 //! Request metrics: running totals per series and per service minute, and counters.
 
+use std::collections::BTreeMap;
+
 use wasm_bindgen::JsValue;
 
 use super::{Statement, Store, StoreResult};
 use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::RequestTotal;
-use vigil_core::telemetry::metrics::{Flush, BUCKETS};
-use vigil_core::telemetry::store_cost::CostLedger;
+use vigil_core::telemetry::counters::{DROPPED_REQUESTS, FLUSH_BATCHES};
+use vigil_core::telemetry::metrics::{Flush, SeriesKey, SeriesStats, BUCKETS};
 
-/// Name of the counter of metric flush batches (one D1 batch per flush).
-pub const FLUSH_BATCHES: &str = "metric_flush_batches";
-
-/// Name of the counter of requests isolates could not count (series cap reached).
-pub const DROPPED_REQUESTS: &str = "metric_requests_dropped";
 
 const BUCKET_COLUMNS: &str = "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11";
 
@@ -24,11 +21,25 @@ fn add_buckets(table: &str) -> String {
         .join(", ")
 }
 
+/// A flush's series summed over its minutes: the running totals have no minute.
+fn series_totals(flush: &Flush) -> BTreeMap<SeriesKey, SeriesStats> {
+    let mut totals: BTreeMap<SeriesKey, SeriesStats> = BTreeMap::new();
+    for (key, stats) in &flush.series {
+        let key = SeriesKey {
+            minute: 0,
+            ..key.clone()
+        };
+        totals.entry(key).or_default().add(stats);
+    }
+    totals
+}
+
 impl Store {
     /// Adds a flush's series to their services' running totals per minute (what windows read)
-    /// and per series (what `/metrics` exposes), with the isolate's D1 cost, in one D1 batch (one
-    /// round trip, one transaction), and counts the batch.
-    pub async fn flush_request_metrics(&self, flush: &Flush, cost: &CostLedger) -> StoreResult<()> {
+    /// and per series (what `/metrics` exposes), with `counters` (`(name, increment)`), in one D1
+    /// batch (one round trip, one transaction), and counts the batch. Each series is one upsert
+    /// however many minutes the flush spans.
+    pub async fn write_series(&self, flush: &Flush, counters: &[(String, u64)]) -> StoreResult<()> {
         let placeholders = (5..5 + BUCKETS)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
@@ -43,8 +54,8 @@ impl Store {
             service = 6 + BUCKETS,
             buckets = add_buckets("request_totals"),
         );
-        let mut statements = Vec::with_capacity(flush.series.len() * 2 + 2);
-        for (key, stats) in &flush.series {
+        let mut statements = Vec::with_capacity(flush.series.len() + counters.len() + 4);
+        for (key, stats) in series_totals(flush) {
             let mut values: Vec<JsValue> = vec![
                 key.route.as_str().into(),
                 key.method.as_str().into(),
@@ -60,14 +71,31 @@ impl Store {
             statements.extend(self.add_to_totals(service, minute, &delta)?);
         }
         statements.push(self.increment_counter(FLUSH_BATCHES, 1)?);
-        for (name, by) in cost.increments() {
-            statements.push(self.increment_counter(&name, by)?);
+        for (name, by) in counters.iter().filter(|(_, by)| *by > 0) {
+            statements.push(self.increment_counter(name, *by)?);
         }
         if flush.dropped > 0 {
             statements.push(self.increment_counter(DROPPED_REQUESTS, flush.dropped)?);
         }
         self.batch(statements).await?;
         Ok(())
+    }
+
+    /// Every stored `(service, route)`, so the aggregator can hold new series to the caps.
+    pub async fn series_labels(&self) -> StoreResult<Vec<(String, String)>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            service: String,
+            route: String,
+        }
+        let rows: Vec<Row> = self
+            .prepare(
+                "SELECT DISTINCT service, route FROM request_totals
+                 ORDER BY service, route LIMIT 20000",
+            )
+            .all()
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.service, r.route)).collect())
     }
 
     fn increment_counter(&self, name: &str, by: u64) -> StoreResult<Statement<'_>> {
@@ -88,34 +116,18 @@ impl Store {
         .await
     }
 
-    /// The running totals of Vigil's own D1 cost, as `(counter name, value)`.
-    pub async fn cost_counters(&self) -> StoreResult<Vec<(String, u64)>> {
+    /// Every stored running counter, as `(name, value)` (bounded: a fixed set of names plus one
+    /// per service for the route cap).
+    pub async fn counters(&self) -> StoreResult<Vec<(String, u64)>> {
         #[derive(serde::Deserialize)]
         struct Row {
             name: String,
             value: u64,
         }
         let rows: Vec<Row> = self
-            .prepare(
-                "SELECT name, value FROM counters
-                 WHERE name >= 'store_rows_' AND name < 'store_rows`' ORDER BY name LIMIT 100",
-            )
+            .prepare("SELECT name, value FROM counters ORDER BY name LIMIT 1000")
             .all()
             .await?;
         Ok(rows.into_iter().map(|r| (r.name, r.value)).collect())
-    }
-
-    /// A named counter's value (0 when never incremented).
-    pub async fn counter(&self, name: &str) -> StoreResult<u64> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            value: u64,
-        }
-        let row = self
-            .prepare("SELECT value FROM counters WHERE name = ?1")
-            .bind(&[name.into()])?
-            .first::<Row>()
-            .await?;
-        Ok(row.map_or(0, |r| r.value))
     }
 }

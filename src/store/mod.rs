@@ -4,8 +4,9 @@
 //!
 //! Statements run through [`Store`], which counts them, so a request can report how many D1
 //! statements it cost (`d1Operations`), and adds each statement's `rows_read` / `rows_written`
-//! to the isolate's cost ledger under the store's [`Operation`]; the next metrics flush adds the
-//! ledger to the stored `vigil_store_rows_*_total` counters.
+//! to the isolate's cost ledger (`telemetry::pipeline`) under the store's [`Operation`]; the
+//! ledger travels with the isolate's next metrics batch into the stored
+//! `vigil_store_rows_*_total` counters.
 
 mod alerts;
 mod health;
@@ -13,7 +14,7 @@ mod metrics;
 mod outbox;
 mod windows;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -21,10 +22,10 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
-use vigil_core::telemetry::store_cost::{CostLedger, Operation};
+use crate::telemetry::pipeline;
+use vigil_core::telemetry::store_cost::Operation;
 
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
-pub use metrics::{DROPPED_REQUESTS, FLUSH_BATCHES};
 pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, OutboxEntry};
 
 /// The D1 binding's name in `wrangler.toml`.
@@ -56,21 +57,6 @@ pub fn describe(error: &worker::Error) -> String {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-thread_local! {
-    /// Rows this isolate read and wrote, not yet added to the stored counters.
-    static LEDGER: RefCell<CostLedger> = RefCell::new(CostLedger::default());
-}
-
-/// Hands over the isolate's unrecorded D1 cost (see [`restore_cost`] on failure).
-pub fn take_cost() -> CostLedger {
-    LEDGER.with(|l| l.borrow_mut().take())
-}
-
-/// Puts back cost whose write failed, so it is recorded by the next flush.
-pub fn restore_cost(cost: CostLedger) {
-    LEDGER.with(|l| l.borrow_mut().restore(cost));
-}
 
 /// The D1 database, the operation its statements are billed to, and a count of them.
 pub struct Store {
@@ -119,10 +105,7 @@ impl Store {
             return;
         };
         let (read, written) = (meta.rows_read.unwrap_or(0), meta.rows_written.unwrap_or(0));
-        LEDGER.with(|l| {
-            l.borrow_mut()
-                .add(self.operation, read as u64, written as u64)
-        });
+        pipeline::bill(self.operation, read as u64, written as u64);
     }
 
     /// Runs `statements` as one batch: one round trip and one transaction.

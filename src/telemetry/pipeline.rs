@@ -1,24 +1,27 @@
-//! The shell side of request metrics: this isolate's one [`Aggregator`], and its flush to D1.
-//!
-//! A flush takes the counts out before writing, so concurrent requests never double count; a
-//! failed write puts them back for the next flush.
+//! This isolate's unflushed telemetry: one request-metrics [`Aggregator`] and one ledger of the
+//! D1 rows the isolate's statements cost. A flush takes both out as one [`Batch`] before sending
+//! it, so concurrent requests never double count; a failed send puts the batch back.
 
 use std::cell::RefCell;
 
-use worker::Env;
-
+use super::ingest::Batch;
 use super::metrics::{Aggregator, Served};
-use crate::store::{self, Store, StoreError};
-use vigil_core::telemetry::store_cost::Operation;
+use super::store_cost::{CostLedger, Operation};
 
 thread_local! {
-    // Wasm isolates are single-threaded: this is the isolate's aggregator.
+    // Wasm isolates are single-threaded: these are the isolate's.
     static AGGREGATOR: RefCell<Aggregator> = RefCell::new(Aggregator::default());
+    static LEDGER: RefCell<CostLedger> = RefCell::new(CostLedger::default());
 }
 
 /// Counts one served request.
 pub fn record(now_ms: f64, served: &Served<'_>) {
     AGGREGATOR.with(|a| a.borrow_mut().record(now_ms, served));
+}
+
+/// Adds the rows one D1 statement read and wrote to the isolate's ledger.
+pub fn bill(operation: Operation, read: u64, written: u64) {
+    LEDGER.with(|l| l.borrow_mut().add(operation, read, written));
 }
 
 /// Whether this isolate should flush now, given the flush interval.
@@ -29,21 +32,15 @@ pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
     })
 }
 
-/// Writes everything unflushed to D1 (request metrics and the isolate's own D1 cost); on
-/// failure the counts stay for the next flush.
-pub async fn flush(env: &Env, now_ms: f64) -> Result<(), StoreError> {
-    let batch = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
-    let cost = store::take_cost();
-    if batch.is_empty() && cost.is_empty() {
-        return Ok(());
-    }
-    let written = match Store::open(env, Operation::Flush) {
-        Ok(store) => store.flush_request_metrics(&batch, &cost).await,
-        Err(e) => Err(e),
-    };
-    if written.is_err() {
-        AGGREGATOR.with(|a| a.borrow_mut().restore(batch));
-        store::restore_cost(cost);
-    }
-    written
+/// Takes everything unflushed out of the isolate.
+pub fn take(now_ms: f64) -> Batch {
+    let flush = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
+    let cost = LEDGER.with(|l| l.borrow_mut().take());
+    Batch::new(flush, cost)
+}
+
+/// Puts back a batch that could not be delivered, so the next flush carries it.
+pub fn restore(batch: Batch) {
+    AGGREGATOR.with(|a| a.borrow_mut().absorb(batch.flush));
+    LEDGER.with(|l| l.borrow_mut().restore(batch.cost));
 }

@@ -399,6 +399,14 @@ fn test_config(options: &Options) -> String {
             }
         }
     }
+    if let Some(toml::Value::Table(objects)) = config.get_mut("durable_objects") {
+        if let Some(toml::Value::Array(bindings)) = objects.get_mut("bindings") {
+            bindings.retain(|b| {
+                let name = b.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                !options.without_bindings.contains(&name)
+            });
+        }
+    }
     let vars = config
         .entry("vars")
         .or_insert_with(|| toml::Value::Table(Default::default()));

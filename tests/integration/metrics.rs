@@ -1,9 +1,10 @@
 use crate::harness::{now_ms, promtool_check, Options, Worker};
+use crate::ADMIN_TOKEN;
 
 crate::tests!(
     metrics_count_exactly_the_requests_served_per_series_and_pass_promtool,
     metrics_need_the_token_when_one_is_set_and_speak_openmetrics_on_request,
-    counts_survive_a_failed_flush_and_land_once_the_database_is_back,
+    counts_survive_a_failed_aggregator_write_and_land_once_the_database_is_back,
     vigil_reports_the_d1_rows_it_reads_and_writes_per_operation,
 );
 
@@ -139,34 +140,44 @@ fn metrics_need_the_token_when_one_is_set_and_speak_openmetrics_on_request() {
     );
 }
 
-fn counts_survive_a_failed_flush_and_land_once_the_database_is_back() {
+fn counts_survive_a_failed_aggregator_write_and_land_once_the_database_is_back() {
     let worker = Worker::start(Options {
         unmigrated: true,
         vars: vec![("METRICS_FLUSH_SECONDS", "0".into())],
+        secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
         ..Options::default()
     });
     // /readyz/d1 passes without migrations; the harness never calls it.
     for _ in 0..4 {
         assert_eq!(worker.get("/readyz/d1").status, 200);
     }
-    let failed = worker
-        .wait_for_log(|l| l["message"] == "metrics flush failed; counts kept for the next flush");
+    // The cron asks the aggregator to write what it merged: D1 has no tables, so the write fails.
+    worker.run_cron(now_ms());
+    let failed = worker.wait_for_log(|l| {
+        l["message"] == "aggregator write failed; counts kept for the next write"
+            && l["error"]["type"] == "AggregatorWriteFailed"
+    });
     assert!(
         !failed.is_empty(),
-        "the failed flush is logged:\n{}",
+        "the failed write is logged:\n{}",
         worker.logs()
     );
 
     worker.migrate();
-    worker.get("/readyz/d1"); // the fifth request's flush carries the four kept ones
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let detailed = worker.request("GET", "/health/detailed", &[("Authorization", &auth)]);
+    let aggregator = &detailed.json()["aggregator"];
+    assert!(aggregator["pendingSeries"].as_u64() > Some(0), "{}", detailed.body);
+    assert!(aggregator["lastError"].is_string(), "{}", detailed.body);
+
     worker.run_cron(now_ms());
     let reply = worker.get("/metrics");
     assert_eq!(
         reply.sample(
             r#"vigil_http_requests_total{service="vigil",route="/readyz/{check}",method="GET",code="200"}"#
         ),
-        Some(5.0),
-        "{}",
+        Some(4.0),
+        "every request counted once, after the write succeeded: {}",
         reply.body
     );
 }
@@ -193,9 +204,12 @@ fn vigil_reports_the_d1_rows_it_reads_and_writes_per_operation() {
     assert!(series("written", "cron") > 0.0, "{}", metrics.body);
     assert!(series("written", "flush") > 0.0, "{}", metrics.body);
 
-    // A scrape's own reads are flushed after it (flush interval 0): later scrapes show them.
+    // A scrape's own reads go to the aggregator after it (flush interval 0) and are written
+    // with the next cron run.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
+        worker.get("/metrics");
+        worker.run_cron(now_ms() - 1_000);
         let reply = worker.get("/metrics");
         let read = reply.sample(r#"vigil_store_rows_read_total{operation="scrape"}"#);
         if read.is_some_and(|rows| rows > 0.0) {

@@ -1,10 +1,11 @@
 //! The verdicts of `/health/detailed` that need no I/O: is the cron heartbeat fresh, is the
-//! notification outbox draining.
+//! notification outbox draining, is the aggregator writing.
 
 use serde_json::{json, Value};
 
 use super::checks::Status;
 use crate::records::{ChannelBacklog, Heartbeat};
+use crate::telemetry::ingest::AggregatorStatus;
 use crate::time::iso_timestamp;
 
 /// A heartbeat older than this means the cron is not running.
@@ -38,6 +39,34 @@ pub fn heartbeat_report(heartbeat: Option<&Heartbeat>, now_ms: f64) -> (Status, 
             "lastError": hb.last_error,
         }),
     )
+}
+
+/// The aggregator's report and status: warn when it cannot be reached (each isolate then keeps
+/// its counts, or, without the binding, the hub writes them itself) or its last write failed.
+pub fn aggregator_report(status: Result<&AggregatorStatus, &str>) -> (Status, Value) {
+    match status {
+        Err(reason) => (
+            Status::Warn,
+            json!({"status": "warn", "output": format!("aggregator unavailable: {reason}")}),
+        ),
+        Ok(s) => {
+            let verdict = if s.last_error.is_some() {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            (
+                verdict,
+                json!({
+                    "status": verdict.as_str(),
+                    "pendingSeries": s.pending_series,
+                    "lastWrite": s.last_write_ms.map(iso_timestamp),
+                    "lastError": s.last_error,
+                    "lastErrorAt": s.last_error_ms.map(iso_timestamp),
+                }),
+            )
+        }
+    }
 }
 
 /// The notification outbox per channel; warn when something has waited over 10 minutes or was

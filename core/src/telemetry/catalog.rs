@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::exposition::{Family, Histogram};
 use super::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
 
-use super::store_cost::{Operation, Rows};
+use super::counters::PipelineCounters;
 use crate::alerting::slo::SloReport;
 use crate::records::{ChannelBacklog, DependencyStatus, NotificationCount, RequestTotal};
 
@@ -27,16 +27,14 @@ pub struct Snapshot {
     pub requests: Vec<RequestTotal>,
     pub dependencies: Vec<DependencyStatus>,
     pub cron_last_success_ms: Option<f64>,
-    pub flush_batches: u64,
-    pub dropped_requests: u64,
+    /// The pipeline's own counters (flushes, aggregator, caps, D1 cost).
+    pub counters: PipelineCounters,
     pub alerts: Vec<AlertSample>,
     pub slos: Vec<SloReport>,
     pub notifications: Vec<NotificationCount>,
     /// The outbox per channel, and the time its ages are measured at.
     pub outbox: Vec<ChannelBacklog>,
     pub now_ms: f64,
-    /// D1 rows Vigil itself read and wrote, per operation.
-    pub store_costs: BTreeMap<Operation, Rows>,
 }
 
 /// The metric families for a snapshot, in a stable order.
@@ -138,13 +136,30 @@ fn operations(s: &Snapshot) -> Vec<Family> {
         "vigil_metrics_flush_batches",
         "D1 write batches made by isolates flushing request metrics.",
     )
-    .with(Vec::new(), s.flush_batches as f64);
+    .with(Vec::new(), s.counters.flush_batches as f64);
     let dropped = Family::counter(
         "vigil_metrics_dropped_requests",
         "Requests an isolate could not count because its unflushed series hit the cap.",
     )
-    .with(Vec::new(), s.dropped_requests as f64);
-    vec![cron, build, flushes, dropped]
+    .with(Vec::new(), s.counters.dropped_requests as f64);
+    let batches = Family::counter(
+        "vigil_aggregator_batches",
+        "Batches the aggregator merged from isolates (one Durable Object request each).",
+    )
+    .with(Vec::new(), s.counters.aggregator_batches as f64);
+    let fallbacks = Family::counter(
+        "vigil_aggregator_fallbacks",
+        "Metric flushes the hub wrote to D1 itself because it has no aggregator binding.",
+    )
+    .with(Vec::new(), s.counters.aggregator_fallbacks as f64);
+    let mut folded = Family::counter(
+        "vigil_series_folded",
+        "Series relabelled route=\"other\" by the per-service route cap, per service and minute.",
+    );
+    for (service, n) in &s.counters.series_folded {
+        folded.push([("service", service.clone())], *n as f64);
+    }
+    vec![cron, build, flushes, dropped, batches, fallbacks, folded]
 }
 
 /// What Vigil's own D1 use costs, from D1's `rows_read` / `rows_written` of every statement.
@@ -157,7 +172,7 @@ fn store_costs(s: &Snapshot) -> Vec<Family> {
         "vigil_store_rows_written",
         "D1 rows Vigil wrote (as D1 bills them), by operation.",
     );
-    for (operation, rows) in &s.store_costs {
+    for (operation, rows) in &s.counters.store_costs {
         let label = || [("operation", operation.as_str().to_string())];
         read.push(label(), rows.read as f64);
         written.push(label(), rows.written as f64);

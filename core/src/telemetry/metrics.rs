@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// Upper bounds, in seconds, of the latency histogram buckets (5 ms to 10 s); `+Inf` follows.
 pub const BUCKET_BOUNDS_SECONDS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -22,7 +24,7 @@ pub const BUCKETS: usize = BUCKET_BOUNDS_SECONDS.len() + 1;
 pub const MAX_SERIES: usize = 5_000;
 
 /// One rollup row's identity: the minute and the labels.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SeriesKey {
     /// The service the requests were served by (the hub itself: `SERVICE_NAME`).
     pub service: String,
@@ -45,7 +47,7 @@ pub struct Served<'a> {
 }
 
 /// What one series accumulated: request count, duration sum and per-bucket counts.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SeriesStats {
     pub count: u64,
     pub duration_sum_seconds: f64,
@@ -54,7 +56,7 @@ pub struct SeriesStats {
 }
 
 impl SeriesStats {
-    fn add(&mut self, other: &SeriesStats) {
+    pub fn add(&mut self, other: &SeriesStats) {
         self.count += other.count;
         self.duration_sum_seconds += other.duration_sum_seconds;
         for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
@@ -124,6 +126,15 @@ impl Aggregator {
         self.series.insert(key, stats.clone());
     }
 
+    /// Series held.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty() && self.dropped == 0
+    }
+
     /// Whether a flush is due: `interval_ms` after the last one (0 = every request).
     pub fn flush_due(&self, now_ms: f64, interval_ms: f64) -> bool {
         !self.series.is_empty()
@@ -142,8 +153,9 @@ impl Aggregator {
         }
     }
 
-    /// Puts back a flush that failed, so the next flush retries it.
-    pub fn restore(&mut self, flush: Flush) {
+    /// Adds a flush's counts: one that failed to be written (the next flush retries it), or a
+    /// sender's batch arriving at the aggregator.
+    pub fn absorb(&mut self, flush: Flush) {
         self.dropped += flush.dropped;
         for (key, stats) in flush.series {
             self.merge(key, &stats);
@@ -152,7 +164,7 @@ impl Aggregator {
 }
 
 /// What one flush writes.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Flush {
     pub series: Vec<(SeriesKey, SeriesStats)>,
     /// Requests dropped at [`MAX_SERIES`] since the previous flush.
@@ -225,7 +237,7 @@ mod tests {
         agg.record(0.0, &served("/livez", "GET", 200, 1.0));
         let batch = agg.take(0.0);
         agg.record(1.0, &served("/livez", "GET", 200, 1.0));
-        agg.restore(batch);
+        agg.absorb(batch);
         let rows = agg.take(2.0).series;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].1.count, 2);

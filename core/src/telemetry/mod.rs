@@ -3,7 +3,9 @@
 
 pub mod analytics;
 pub mod catalog;
+pub mod counters;
 pub mod exposition;
+pub mod ingest;
 pub mod log;
 pub mod metrics;
 pub mod store_cost;

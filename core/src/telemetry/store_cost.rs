@@ -6,8 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// Why Vigil touched D1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Operation {
     /// Isolates writing their request metrics.
     Flush,
@@ -63,14 +66,14 @@ pub const READ_PREFIX: &str = "store_rows_read:";
 pub const WRITTEN_PREFIX: &str = "store_rows_written:";
 
 /// Rows read and written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rows {
     pub read: u64,
     pub written: u64,
 }
 
 /// Rows per operation, not yet added to the stored counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CostLedger(BTreeMap<Operation, Rows>);
 
 impl CostLedger {

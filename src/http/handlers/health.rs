@@ -7,7 +7,8 @@ use crate::build_info::{self, MIGRATIONS};
 use crate::config::Config;
 use crate::cron;
 use crate::health::checks::{self, Check, CheckResult, ServiceIdentity, Status};
-use crate::health::diagnostics::{backlog_report, heartbeat_report};
+use crate::aggregator::client;
+use crate::health::diagnostics::{aggregator_report, backlog_report, heartbeat_report};
 use crate::health::{detailed as round_trips, probes};
 use crate::store::StoreError;
 use crate::telemetry::log::Level;
@@ -49,9 +50,10 @@ pub async fn detailed(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Resul
     require_admin(req)?;
     let timeout = req.config.check_timeout_ms;
     let caller = req.caller();
-    let (results, smoke) = futures::join!(
+    let (results, smoke, aggregator) = futures::join!(
         probes::run_all(req.env, &caller, &Check::ALL, timeout),
-        round_trips::smoke_tests(req.env, timeout)
+        round_trips::smoke_tests(req.env, timeout),
+        client::status(req.env)
     );
     record(req, &results, timing);
     let now = probes::now_ms();
@@ -66,6 +68,12 @@ pub async fn detailed(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Resul
         .map(|s| (s.component.to_string(), s.report()))
         .collect::<serde_json::Map<_, _>>()
         .into();
+    let (aggregator_status, aggregator) = match &aggregator {
+        Ok(s) => aggregator_report(Ok(s)),
+        Err(e) => aggregator_report(Err(&e.0)),
+    };
+    status = status.max(aggregator_status);
+    body["aggregator"] = aggregator;
     let (stored_status, stored) = stored_diagnostics(req, now).await;
     status = status.max(stored_status);
     for (key, value) in stored {

@@ -5,13 +5,13 @@ use super::{store_unavailable, RequestInfo};
 use crate::build_info;
 use crate::cron;
 use crate::health::probes::now_ms;
-use crate::store::{StoreError, DROPPED_REQUESTS, FLUSH_BATCHES};
+use crate::store::StoreError;
 use crate::telemetry::catalog::{self, AlertSample, Snapshot};
 use crate::telemetry::exposition;
 use vigil_core::http::auth::require_bearer;
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::timing::ServerTiming;
-use vigil_core::telemetry::store_cost;
+use vigil_core::telemetry::counters::PipelineCounters;
 
 pub async fn metrics(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
     if let Some(token) = &req.config.metrics_token {
@@ -32,19 +32,17 @@ pub async fn metrics(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result
 
 async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
     let store = req.store()?;
-    let (requests, dependencies, heartbeat, flush_batches, dropped) = futures::join!(
+    let (requests, dependencies, heartbeat, counters) = futures::join!(
         store.request_totals(),
         store.dependency_statuses(),
         store.read_heartbeat(cron::JOB),
-        store.counter(FLUSH_BATCHES),
-        store.counter(DROPPED_REQUESTS),
+        store.counters(),
     );
-    let (alerts, slos, notifications, outbox, costs) = futures::join!(
+    let (alerts, slos, notifications, outbox) = futures::join!(
         store.alert_rows(),
         store.slo_reports(),
         store.notification_counts(),
         store.outbox_backlog(),
-        store.cost_counters(),
     );
     Ok(Snapshot {
         environment: req.config.environment.clone(),
@@ -52,8 +50,7 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         requests: requests?,
         dependencies: dependencies?,
         cron_last_success_ms: heartbeat?.and_then(|hb| hb.last_success_ms),
-        flush_batches: flush_batches?,
-        dropped_requests: dropped?,
+        counters: PipelineCounters::from_stored(&counters?),
         alerts: alerts?
             .into_iter()
             .map(|row| AlertSample {
@@ -66,6 +63,5 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         notifications: notifications?,
         outbox: outbox?,
         now_ms: now_ms(),
-        store_costs: store_cost::from_counters(&costs?),
     })
 }

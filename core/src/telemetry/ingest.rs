@@ -1,0 +1,244 @@
+//! What senders hand to the aggregator, and the per-service cap on route labels.
+//!
+//! Every isolate (the hub's, an embedded application's, a tail handler's) sends its unflushed
+//! counts as one [`Batch`] to the aggregator, which merges them and writes each series' minute
+//! row to D1 once per minute. The aggregator is reachable only through a Durable Object
+//! binding, but a batch is still checked before it is merged: one bad sender must not poison
+//! the counts of the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{Flush, MAX_SERIES};
+use super::store_cost::CostLedger;
+
+/// The batch format's version; a sender built for another version is refused with a reason.
+pub const VERSION: u32 = 1;
+
+/// Longest service or route label kept; longer ones are refused (they are not templates).
+pub const MAX_LABEL_LEN: usize = 200;
+
+/// Routes kept per service; further routes are counted under [`OVERFLOW`].
+pub const MAX_ROUTES_PER_SERVICE: usize = 100;
+
+/// Services kept; series of further services are counted under [`OVERFLOW`] as service and route.
+pub const MAX_SERVICES: usize = 100;
+
+/// The label value that collects what the caps leave out.
+pub const OVERFLOW: &str = "other";
+
+/// One sender's unflushed counts: request series and the D1 rows it cost (hub isolates only).
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub version: u32,
+    pub flush: Flush,
+    #[serde(default)]
+    pub cost: CostLedger,
+}
+
+impl Batch {
+    pub fn new(flush: Flush, cost: CostLedger) -> Batch {
+        Batch {
+            version: VERSION,
+            flush,
+            cost,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flush.is_empty() && self.cost.is_empty()
+    }
+}
+
+/// What the aggregator reports about itself (its `/status`, shown in `/health/detailed`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregatorStatus {
+    /// Series merged and not yet written.
+    pub pending_series: usize,
+    pub last_write_ms: Option<f64>,
+    /// The last write's failure, cleared by the next successful write.
+    pub last_error: Option<String>,
+    pub last_error_ms: Option<f64>,
+}
+
+/// Reads a batch a sender posted, or says what is wrong with it.
+pub fn parse_batch(body: &[u8]) -> Result<Batch, String> {
+    let batch: Batch =
+        serde_json::from_slice(body).map_err(|e| format!("batch is not valid JSON: {e}"))?;
+    if batch.version != VERSION {
+        return Err(format!(
+            "batch version {} is not supported (expected {VERSION}); deploy the same Vigil \
+             version to the hub and its senders",
+            batch.version
+        ));
+    }
+    if batch.flush.series.len() > MAX_SERIES {
+        return Err(format!(
+            "batch carries {} series (at most {MAX_SERIES})",
+            batch.flush.series.len()
+        ));
+    }
+    for (key, _) in &batch.flush.series {
+        for (name, value) in [("service", &key.service), ("route", &key.route)] {
+            if value.is_empty() || value.len() > MAX_LABEL_LEN {
+                return Err(format!(
+                    "{name} label must have 1 to {MAX_LABEL_LEN} bytes, got {}",
+                    value.len()
+                ));
+            }
+        }
+        if !(100..=599).contains(&key.code) {
+            return Err(format!("status code {} is not an HTTP status", key.code));
+        }
+    }
+    Ok(batch)
+}
+
+/// The series labels already stored, so new ones can be held to the caps.
+#[derive(Debug, Default)]
+pub struct LabelCap {
+    routes: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl LabelCap {
+    /// Registers a stored `(service, route)`, e.g. read back from D1 when the aggregator starts.
+    pub fn learn(&mut self, service: &str, route: &str) {
+        self.routes
+            .entry(service.to_string())
+            .or_default()
+            .insert(route.to_string());
+    }
+
+    /// Relabels the series a flush would add beyond the caps to [`OVERFLOW`], and returns how
+    /// many series were folded per service (the service they claimed to be).
+    pub fn apply(&mut self, flush: &mut Flush) -> BTreeMap<String, u64> {
+        let mut folded: BTreeMap<String, u64> = BTreeMap::new();
+        for (key, _) in &mut flush.series {
+            if self.admit(&key.service, &key.route) {
+                continue;
+            }
+            *folded.entry(key.service.clone()).or_default() += 1;
+            if !self.routes.contains_key(&key.service) {
+                key.service = OVERFLOW.to_string();
+            }
+            key.route = OVERFLOW.to_string();
+        }
+        if !folded.is_empty() {
+            // Folding can merge series: keep one row per key, as a flush promises.
+            let mut merged = super::metrics::Aggregator::default();
+            merged.absorb(std::mem::take(flush));
+            *flush = merged.take(0.0);
+        }
+        folded
+    }
+
+    /// Whether `(service, route)` is, or may become, a stored series of its own.
+    fn admit(&mut self, service: &str, route: &str) -> bool {
+        if route == OVERFLOW {
+            return true;
+        }
+        let services = self.routes.len();
+        match self.routes.get_mut(service) {
+            Some(routes) if routes.contains(route) => true,
+            Some(routes) if routes.len() < MAX_ROUTES_PER_SERVICE => {
+                routes.insert(route.to_string());
+                true
+            }
+            Some(_) => false,
+            None if services < MAX_SERVICES => {
+                self.learn(service, route);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::metrics::{Aggregator, Served};
+
+    fn flush_of(requests: &[(&str, &str)]) -> Flush {
+        let mut agg = Aggregator::default();
+        for (service, route) in requests {
+            let served = Served {
+                service,
+                route,
+                method: "GET",
+                code: 200,
+                duration_ms: 1.0,
+            };
+            agg.record(0.0, &served);
+        }
+        agg.take(0.0)
+    }
+
+    #[test]
+    fn a_batch_round_trips_through_json() {
+        let batch = Batch::new(flush_of(&[("api", "/notes/:id")]), CostLedger::default());
+        let body = serde_json::to_vec(&batch).unwrap();
+        assert_eq!(parse_batch(&body).unwrap(), batch);
+    }
+
+    #[test]
+    fn bad_batches_are_refused_with_a_reason() {
+        let mut batch = Batch::new(flush_of(&[("api", "/x")]), CostLedger::default());
+        batch.version = 99;
+        let err = parse_batch(&serde_json::to_vec(&batch).unwrap()).unwrap_err();
+        assert!(err.contains("version 99"), "{err}");
+
+        let long = "x".repeat(MAX_LABEL_LEN + 1);
+        let batch = Batch::new(flush_of(&[("api", &long)]), CostLedger::default());
+        let err = parse_batch(&serde_json::to_vec(&batch).unwrap()).unwrap_err();
+        assert!(err.contains("route label"), "{err}");
+
+        let mut batch = Batch::new(flush_of(&[("api", "/x")]), CostLedger::default());
+        batch.flush.series[0].0.code = 42;
+        let err = parse_batch(&serde_json::to_vec(&batch).unwrap()).unwrap_err();
+        assert!(err.contains("42"), "{err}");
+
+        assert!(parse_batch(b"{\"version\":1").is_err());
+    }
+
+    #[test]
+    fn routes_beyond_the_cap_are_folded_into_other_and_counted() {
+        let mut cap = LabelCap::default();
+        cap.learn("api", "/kept");
+        let routes: Vec<String> = (0..MAX_ROUTES_PER_SERVICE + 5)
+            .map(|i| format!("/r{i}"))
+            .collect();
+        let mut requests: Vec<(&str, &str)> = routes.iter().map(|r| ("api", r.as_str())).collect();
+        requests.push(("api", "/kept"));
+        requests.push(("web", "/"));
+        let mut flush = flush_of(&requests);
+        let folded = cap.apply(&mut flush);
+        // 100 routes fit ("/kept" and 99 new ones); 6 fold.
+        assert_eq!(folded, BTreeMap::from([("api".to_string(), 6)]));
+        let other = flush
+            .series
+            .iter()
+            .find(|(k, _)| k.service == "api" && k.route == OVERFLOW)
+            .expect("an other series");
+        assert_eq!(other.1.count, 6, "folded requests are all counted");
+        let total: u64 = flush.series.iter().map(|(_, s)| s.count).sum();
+        assert_eq!(total as usize, requests.len(), "no request is lost");
+        assert!(flush.series.iter().any(|(k, _)| k.service == "web"));
+    }
+
+    #[test]
+    fn services_beyond_the_cap_are_counted_as_other() {
+        let mut cap = LabelCap::default();
+        for i in 0..MAX_SERVICES {
+            cap.learn(&format!("s{i}"), "/");
+        }
+        let mut flush = flush_of(&[("late", "/a")]);
+        let folded = cap.apply(&mut flush);
+        assert_eq!(folded, BTreeMap::from([("late".to_string(), 1)]));
+        let (key, stats) = &flush.series[0];
+        assert_eq!((key.service.as_str(), key.route.as_str()), (OVERFLOW, OVERFLOW));
+        assert_eq!(stats.count, 1);
+    }
+}

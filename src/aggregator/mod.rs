@@ -1,0 +1,12 @@
+//! The fleet's metrics aggregation: senders (`client`) post their isolate's batch to one
+//! aggregator Durable Object (`object`, part of the hub), which writes each series' minute row
+//! to D1 once per minute. `hub` is how the hub's own isolates flush.
+
+pub mod client;
+#[cfg(feature = "hub")]
+pub mod hub;
+#[cfg(feature = "hub")]
+mod object;
+
+#[cfg(feature = "hub")]
+pub use object::MetricsAggregator;
