@@ -20,7 +20,7 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WRANGLER_SEND_METRICS := false
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help tools test-tools build migrate dev test lint bench clean
+.PHONY: help tools test-tools build build-test-sender migrate dev test lint bench clean
 
 help:
 	@echo "make dev    install what is missing, build, migrate local D1, serve on 127.0.0.1:$(PORT)"
@@ -57,6 +57,10 @@ build: tools
 	worker-build --release
 	$(WASM_OPT_BIN) $(WASM_FEATURES) --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 
+# The integration tests' second worker (tests/sender), which ships counts through the library.
+build-test-sender: tools
+	cd tests/sender && worker-build --release
+
 migrate: build
 	CI=1 $(NODE_BIN)/wrangler d1 migrations apply DB --local --persist-to $(STATE_DIR)
 
@@ -77,4 +81,4 @@ bench: build
 	bench/run.sh
 
 clean:
-	rm -rf build target .wrangler
+	rm -rf build tests/sender/build target .wrangler

@@ -36,7 +36,7 @@ pub async fn run(env: &Env, now_ms: f64) -> Result<usize, String> {
         .iter()
         .map(|h| {
             serde_json::json!({
-                "rule": h.rule_id,
+                "alert": h.alert_key,
                 "transition": h.transition,
                 "at": iso_timestamp(h.at_ms),
                 "value": h.value,

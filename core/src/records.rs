@@ -62,6 +62,9 @@ pub struct DependencyStatus {
 /// One alert's stored state and the severity it was stored with.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct AlertRow {
+    /// The instance's identity (`high-error-ratio{service="api"}`; a hub rule's is its id).
+    pub alert_key: String,
+    /// The rule the instance belongs to (its `alertname`).
     pub rule_id: String,
     pub severity: Severity,
     /// The labels and annotations receivers were given, stored as JSON text.
@@ -104,7 +107,7 @@ pub struct NotificationCount {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct HistoryRow {
     pub id: f64,
-    pub rule_id: String,
+    pub alert_key: String,
     pub transition: Transition,
     pub at_ms: f64,
     pub value: f64,

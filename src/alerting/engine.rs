@@ -1,13 +1,18 @@
-//! One alerting pass of the cron: load the windows, evaluate every rule, advance each alert's
-//! state, resolve alerts whose rule is gone, and persist states, history and notifications in
+//! One alerting pass of the cron: load every service's windows, evaluate every rule's alert
+//! instances (one per service for rules on requests), advance each instance's state, resolve
+//! instances no rule yields any more, and persist states, history and notifications in
 //! one batch; then store the SLO summary.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map};
 
 use super::dispatch::enabled_channels;
 use super::plan::{plan, Origin, Subject};
+use super::instances::{instances, SERVICE_LABEL};
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
-use super::slo::{report, report_windows_ms, SloConfig};
+use super::slo::{report, report_windows_ms, SloReport};
+use super::window::Windows;
 use super::state::{advance, retire, AlertState, Transition};
 use crate::config::Config;
 use crate::health::checks::Check;
@@ -22,14 +27,6 @@ pub fn rules_in_force(config: &Config) -> (Vec<Rule>, Vec<RuleError>) {
         builtin_rules(config.runbook_base_url.as_deref()),
         config.alert_rules.as_deref(),
     )
-}
-
-pub fn slo_config(config: &Config) -> SloConfig {
-    SloConfig {
-        availability_objective: config.slo_availability_objective,
-        latency_objective: config.slo_latency_objective,
-        latency_threshold_seconds: config.slo_latency_threshold_seconds,
-    }
 }
 
 /// What the cron measured before the pass: the self-probe and the last successful run.
@@ -60,23 +57,22 @@ pub async fn run(
         fields.insert("error".into(), error_field("InvalidRule", &message));
         logger.emit(Level::Error, "alert rule skipped", fields);
     }
-    let slo = slo_config(config);
     let mut needed = windows_ms(&rules);
     needed.extend(report_windows_ms());
     needed.sort_unstable();
     needed.dedup();
-    let windows = store
-        .load_windows(&config.service_name, now_ms, &needed)
-        .await?;
-    let input = EvalInput {
+    let services = services_watched(store, config).await?;
+    let windows = store.load_windows(&services, now_ms, &needed).await?;
+    let previous = store.alert_rows().await?;
+    let pass = Pass {
         now_ms,
         windows: &windows,
-        dependencies: seen.dependencies,
-        last_cron_success_ms: seen.last_cron_success_ms,
+        seen: &seen,
+        config,
+        logger,
     };
-    let previous = store.alert_rows().await?;
-    let mut steps = evaluate_rules(&rules, &input, &slo, &previous, config, logger);
-    let (retiring, retired) = retire_vanished(&rules, &previous, now_ms);
+    let (mut steps, evaluated) = evaluate_rules(&rules, &services, &pass, &previous);
+    let (retiring, retired) = retire_vanished(&evaluated, &previous, now_ms);
     steps.extend(retiring);
     let origin = Origin {
         service: &config.service_name,
@@ -93,56 +89,99 @@ pub async fn run(
             log_transition(logger, step);
         }
     }
-    store
-        .save_slo_reports(now_ms, &report(&windows, &slo))
-        .await
+    let reports: Vec<SloReport> = windows
+        .iter()
+        .flat_map(|(service, w)| report(service, w, &config.slos.for_service(service)))
+        .collect();
+    store.save_slo_reports(now_ms, &reports).await
 }
 
-/// Steps every rule's alert by one evaluation.
+/// Every service with stored requests, and the hub itself (its self-probes count towards its
+/// availability even before it has served a request).
+async fn services_watched(store: &Store, config: &Config) -> Result<Vec<String>, StoreError> {
+    let mut services = store.services().await?;
+    if !services.contains(&config.service_name) {
+        services.push(config.service_name.clone());
+        services.sort();
+    }
+    Ok(services)
+}
+
+/// What one alerting pass evaluates against.
+struct Pass<'a> {
+    now_ms: f64,
+    windows: &'a BTreeMap<String, Windows>,
+    seen: &'a Observations<'a>,
+    config: &'a Config,
+    logger: &'a Logger,
+}
+
+/// Steps every alert instance by one evaluation. Returns the steps and the key of every
+/// instance the rules yield (evaluated or not), so instances that vanished can be retired.
 fn evaluate_rules(
     rules: &[Rule],
-    input: &EvalInput<'_>,
-    slo: &SloConfig,
+    services: &[String],
+    pass: &Pass<'_>,
     previous: &[AlertRow],
-    config: &Config,
-    logger: &Logger,
-) -> Vec<Step> {
-    let repeat_ms = f64::from(config.repeat_interval_minutes) * 60_000.0;
-    let mut steps = Vec::with_capacity(rules.len());
+) -> (Vec<Step>, BTreeSet<String>) {
+    let repeat_ms = f64::from(pass.config.repeat_interval_minutes) * 60_000.0;
+    let no_windows = Windows::new();
+    let mut steps = Vec::new();
+    let mut keys = BTreeSet::new();
     for rule in rules {
-        let evaluation = match evaluate(rule, input, slo) {
-            Ok(evaluation) => evaluation,
-            Err(reason) => {
-                let mut fields = Map::new();
-                fields.insert("rule".into(), rule.id.as_str().into());
-                fields.insert("error".into(), error_field("EvaluationFailed", &reason));
-                logger.emit(Level::Warn, "alert rule not evaluated", fields);
-                continue;
-            }
-        };
-        let prev = previous.iter().find(|row| row.rule_id == rule.id);
-        let from = prev.map(|row| row.state.clone()).unwrap_or_default();
-        let (next, transition) = advance(&from, &evaluation, rule, input.now_ms, repeat_ms);
-        let row = AlertRow {
-            rule_id: rule.id.clone(),
-            severity: rule.severity,
-            labels: rule.labels.clone(),
-            annotations: rule.annotations.clone(),
-            state: next,
-        };
-        steps.push(step(from, row, transition));
+        for instance in instances(rule, services) {
+            let key = instance.key();
+            keys.insert(key.clone());
+            let service = instance.service.unwrap_or(&pass.config.service_name);
+            let input = EvalInput {
+                now_ms: pass.now_ms,
+                windows: pass.windows.get(service).unwrap_or(&no_windows),
+                dependencies: pass.seen.dependencies,
+                last_cron_success_ms: pass.seen.last_cron_success_ms,
+            };
+            let slo = pass.config.slos.for_service(service);
+            let evaluation = match evaluate(rule, &input, &slo) {
+                Ok(evaluation) => evaluation,
+                Err(reason) => {
+                    let mut fields = Map::new();
+                    fields.insert("rule".into(), rule.id.as_str().into());
+                    fields.insert("alert".into(), key.as_str().into());
+                    fields.insert("error".into(), error_field("EvaluationFailed", &reason));
+                    pass.logger
+                        .emit(Level::Warn, "alert rule not evaluated", fields);
+                    continue;
+                }
+            };
+            let prev = previous.iter().find(|row| row.alert_key == key);
+            let from = prev.map(|row| row.state.clone()).unwrap_or_default();
+            let (next, transition) = advance(&from, &evaluation, rule, pass.now_ms, repeat_ms);
+            let row = AlertRow {
+                alert_key: key,
+                rule_id: rule.id.clone(),
+                severity: rule.severity,
+                labels: instance.labels(),
+                annotations: rule.annotations.clone(),
+                state: next,
+            };
+            steps.push(step(from, row, transition));
+        }
     }
-    steps
+    (steps, keys)
 }
 
-/// Alerts whose rule is no longer in force (removed from `ALERT_RULES`, or `ALERT_RULES` stopped
-/// parsing): a firing one resolves and notifies; the others are deleted (returned as ids).
-fn retire_vanished(rules: &[Rule], previous: &[AlertRow], now_ms: f64) -> (Vec<Step>, Vec<String>) {
+/// Instances no rule yields any more (the rule was removed from `ALERT_RULES`, `ALERT_RULES`
+/// stopped parsing, or a `match` changed): a firing one resolves and notifies; the others are
+/// deleted (returned as keys).
+fn retire_vanished(
+    yielded: &BTreeSet<String>,
+    previous: &[AlertRow],
+    now_ms: f64,
+) -> (Vec<Step>, Vec<String>) {
     let mut steps = Vec::new();
     let mut retired = Vec::new();
     for row in previous
         .iter()
-        .filter(|row| !rules.iter().any(|r| r.id == row.rule_id))
+        .filter(|row| !yielded.contains(&row.alert_key))
     {
         match retire(&row.state, now_ms) {
             Some((next, transition)) => {
@@ -152,7 +191,7 @@ fn retire_vanished(rules: &[Rule], previous: &[AlertRow], now_ms: f64) -> (Vec<S
                 };
                 steps.push(step(row.state.clone(), resolved, transition));
             }
-            None => retired.push(row.rule_id.clone()),
+            None => retired.push(row.alert_key.clone()),
         }
     }
     (steps, retired)
@@ -190,7 +229,7 @@ fn outbox_entries(
     .map(|planned| {
         Ok(OutboxEntry {
             channel: planned.channel,
-            alert_key: change.row.rule_id.clone(),
+            alert_key: change.row.alert_key.clone(),
             dedup_key: planned.dedup_key,
             payload: serde_json::to_string(&planned.notification)
                 .map_err(|e| StoreError(format!("notification does not serialize: {e}")))?,
@@ -208,6 +247,10 @@ fn log_transition(logger: &Logger, step: &Step) {
     let row = &step.change.row;
     let mut fields = Map::new();
     fields.insert("rule".into(), row.rule_id.as_str().into());
+    fields.insert("alert".into(), row.alert_key.as_str().into());
+    if let Some(service) = row.labels.get(SERVICE_LABEL) {
+        fields.insert("alertService".into(), service.as_str().into());
+    }
     fields.insert("severity".into(), row.severity.as_str().into());
     fields.insert("from".into(), step.from.phase.as_str().into());
     fields.insert("to".into(), row.state.phase.as_str().into());

@@ -19,16 +19,16 @@ pub struct AlertChange {
 }
 
 impl Store {
-    /// Every stored alert state (one row per rule, so bounded by the rule count). Columns are
+    /// Every stored alert instance (bounded by rules × services). Columns are
     /// aliased to `AlertState`'s field names so rows deserialize straight into it.
     pub async fn alert_rows(&self) -> StoreResult<Vec<AlertRow>> {
         self.prepare(
-            "SELECT rule_id, severity, labels, annotations, phase,
+            "SELECT alert_key, rule_id, severity, labels, annotations, phase,
                     active_since_ms AS activeSinceMs, fired_at_ms AS firedAtMs,
                     resolved_at_ms AS resolvedAtMs, last_true_ms AS lastTrueMs,
                     last_value AS lastValue, last_eval_ms AS lastEvalMs,
                     last_notified_ms AS lastNotifiedMs
-             FROM alert_state ORDER BY rule_id LIMIT 1000",
+             FROM alert_state ORDER BY alert_key LIMIT 1000",
         )
         .all()
         .await
@@ -53,14 +53,14 @@ impl Store {
                 statements.push(self.append_history(change, transition, now_ms)?);
             }
             for entry in &change.outbox {
-                statements.push(self.enqueue(entry, &change.row.rule_id, now_ms)?);
+                statements.push(self.enqueue(entry, &change.row.alert_key, now_ms)?);
             }
         }
         if !retired.is_empty() {
             let ids = serde_json::to_string(retired).unwrap_or_else(|_| "[]".into());
             statements.push(
                 self.prepare(
-                    "DELETE FROM alert_state WHERE rule_id IN (SELECT value FROM json_each(?1))",
+                    "DELETE FROM alert_state WHERE alert_key IN (SELECT value FROM json_each(?1))",
                 )
                 .bind(&[ids.into()])?,
             );
@@ -79,11 +79,11 @@ impl Store {
         let (row, state) = (&change.row, &change.row.state);
         let json = |map| serde_json::to_string(map).unwrap_or_else(|_| "{}".into());
         self.prepare(
-            "INSERT INTO alert_state (rule_id, phase, severity, active_since_ms, fired_at_ms,
+            "INSERT INTO alert_state (alert_key, phase, severity, active_since_ms, fired_at_ms,
                resolved_at_ms, last_true_ms, last_value, last_eval_ms, last_notified_ms,
-               labels, annotations)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13)
-             ON CONFLICT (rule_id) DO UPDATE SET phase = excluded.phase,
+               labels, annotations, rule_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14)
+             ON CONFLICT (alert_key) DO UPDATE SET phase = excluded.phase,
                severity = excluded.severity, active_since_ms = excluded.active_since_ms,
                fired_at_ms = excluded.fired_at_ms, resolved_at_ms = excluded.resolved_at_ms,
                last_true_ms = excluded.last_true_ms, last_value = excluded.last_value,
@@ -92,7 +92,7 @@ impl Store {
              WHERE alert_state.last_eval_ms IS ?11",
         )
         .bind(&[
-            row.rule_id.as_str().into(),
+            row.alert_key.as_str().into(),
             state.phase.as_str().into(),
             row.severity.as_str().into(),
             nullable(state.active_since_ms),
@@ -105,6 +105,7 @@ impl Store {
             nullable(change.previous_eval_ms),
             json(&row.labels).into(),
             json(&row.annotations).into(),
+            row.rule_id.as_str().into(),
         ])
     }
 
@@ -115,13 +116,13 @@ impl Store {
         now_ms: f64,
     ) -> StoreResult<super::Statement<'_>> {
         self.prepare(
-            "INSERT INTO alert_history (rule_id, transition, at_ms, value)
+            "INSERT INTO alert_history (alert_key, transition, at_ms, value)
              SELECT ?1, ?2, ?3, ?4
-             WHERE EXISTS (SELECT 1 FROM alert_state WHERE rule_id = ?1 AND last_eval_ms = ?3)
-             ON CONFLICT (rule_id, transition, at_ms) DO NOTHING",
+             WHERE EXISTS (SELECT 1 FROM alert_state WHERE alert_key = ?1 AND last_eval_ms = ?3)
+             ON CONFLICT (alert_key, transition, at_ms) DO NOTHING",
         )
         .bind(&[
-            change.row.rule_id.as_str().into(),
+            change.row.alert_key.as_str().into(),
             transition.as_str().into(),
             now_ms.into(),
             finite(change.row.state.last_value).into(),
@@ -141,7 +142,7 @@ impl Store {
                        updated_ms = excluded.updated_ms",
                 )
                 .bind(&[
-                    report.name.as_str().into(),
+                    format!("{}/{}", report.service, report.name.as_str()).into(),
                     json.into(),
                     now_ms.into(),
                 ])?,
@@ -158,7 +159,7 @@ impl Store {
             report: String,
         }
         let rows: Vec<Row> = self
-            .prepare("SELECT report FROM slo_report ORDER BY slo LIMIT 100")
+            .prepare("SELECT report FROM slo_report ORDER BY slo LIMIT 1000")
             .all()
             .await?;
         Ok(rows
@@ -193,7 +194,7 @@ impl Store {
     /// The oldest history lines from before `cutoff_ms` (at most `limit`), oldest first.
     pub async fn history_before(&self, cutoff_ms: f64, limit: u32) -> StoreResult<Vec<HistoryRow>> {
         self.prepare(
-            "SELECT id, rule_id, transition, at_ms, value FROM alert_history
+            "SELECT id, alert_key, transition, at_ms, value FROM alert_history
              WHERE at_ms < ?1 ORDER BY at_ms, id LIMIT ?2",
         )
         .bind(&[cutoff_ms.into(), limit.into()])?
@@ -214,7 +215,7 @@ impl Store {
     /// The newest `limit` transitions, newest first.
     pub async fn recent_history(&self, limit: u32) -> StoreResult<Vec<HistoryRow>> {
         self.prepare(
-            "SELECT id, rule_id, transition, at_ms, value FROM alert_history
+            "SELECT id, alert_key, transition, at_ms, value FROM alert_history
              ORDER BY at_ms DESC, id DESC LIMIT ?1",
         )
         .bind(&[limit.into()])?

@@ -69,7 +69,7 @@ impl Store {
     pub(super) fn enqueue(
         &self,
         entry: &OutboxEntry,
-        rule_id: &str,
+        alert_key: &str,
         now_ms: f64,
     ) -> StoreResult<Statement<'_>> {
         let on_conflict = if entry.refresh {
@@ -85,7 +85,7 @@ impl Store {
         self.prepare(format!(
             "INSERT INTO outbox (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms)
              SELECT ?1, ?2, ?3, ?4, ?5, ?5
-             WHERE EXISTS (SELECT 1 FROM alert_state WHERE rule_id = ?6 AND last_eval_ms = ?5)
+             WHERE EXISTS (SELECT 1 FROM alert_state WHERE alert_key = ?6 AND last_eval_ms = ?5)
              ON CONFLICT (channel, dedup_key) {on_conflict}"
         ))
         .bind(&[
@@ -94,7 +94,7 @@ impl Store {
             entry.dedup_key.as_str().into(),
             entry.payload.as_str().into(),
             now_ms.into(),
-            rule_id.into(),
+            alert_key.into(),
         ])
     }
 

@@ -2,7 +2,9 @@
 //!
 //! Every write adds its delta to the row of its minute and to every later row of the service
 //! (there are none unless a flush arrives late), so each row always holds the totals up to the
-//! end of its minute. A window then costs two one-row reads, whatever the history.
+//! end of its minute. A window then costs two one-row reads per service, whatever the history.
+
+use std::collections::BTreeMap;
 
 use wasm_bindgen::JsValue;
 
@@ -13,9 +15,13 @@ use vigil_core::telemetry::metrics::BUCKETS;
 const COLUMNS: &str = "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
     probes, probes_failed";
 
-/// One stored row of running totals.
+/// D1 binds at most 100 parameters per statement: the minute and up to 90 services.
+const SERVICES_PER_STATEMENT: usize = 90;
+
+/// One service's stored row of running totals.
 #[derive(serde::Deserialize)]
 struct Totals {
+    service: String,
     requests: u64,
     errors: u64,
     b0: u64,
@@ -94,14 +100,29 @@ impl Store {
         Ok([create, add])
     }
 
-    /// `service`'s counts over each window ending at `now_ms` (the current, partial minute
-    /// included), as differences of running totals: one batch of one-row reads.
+    /// Every service with stored requests (bounded by the aggregator's service cap).
+    pub async fn services(&self) -> StoreResult<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            service: String,
+        }
+        let rows: Vec<Row> = self
+            .prepare("SELECT DISTINCT service FROM request_totals ORDER BY service LIMIT 1000")
+            .all()
+            .await?;
+        Ok(rows.into_iter().map(|r| r.service).collect())
+    }
+
+    /// Each service's counts over each window ending at `now_ms` (the current, partial minute
+    /// included), as differences of running totals. One statement per point in time reads one
+    /// row per service, so a run costs (windows + 1) × services rows whatever the history, in
+    /// one batch.
     pub async fn load_windows(
         &self,
-        service: &str,
+        services: &[String],
         now_ms: f64,
         windows_ms: &[u64],
-    ) -> StoreResult<Windows> {
+    ) -> StoreResult<BTreeMap<String, Windows>> {
         let now_minute = (now_ms / 60_000.0).floor() as i64;
         let points: Vec<i64> = std::iter::once(now_minute)
             .chain(
@@ -110,29 +131,53 @@ impl Store {
                     .map(|&w| now_minute - (w / 60_000).max(1) as i64),
             )
             .collect();
-        let mut statements = Vec::with_capacity(points.len());
-        for &minute in &points {
-            statements.push(
-                self.prepare(format!(
-                    "SELECT {COLUMNS} FROM service_cumulative
-                     WHERE service = ?1 AND minute <= ?2 ORDER BY minute DESC LIMIT 1"
-                ))
-                .bind(&[service.into(), (minute as f64).into()])?,
-            );
+        let mut statements = Vec::new();
+        let mut order = Vec::new();
+        for chunk in services.chunks(SERVICES_PER_STATEMENT) {
+            for &minute in &points {
+                statements.push(self.totals_at(chunk, minute)?);
+                order.push(minute);
+            }
         }
-        let mut totals = Vec::with_capacity(points.len());
-        for result in self.batch(statements).await? {
-            let row = result.results::<Totals>()?.into_iter().next();
-            totals.push(row.map(WindowStats::from).unwrap_or_default());
+        // totals[service][minute]
+        let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
+        for (result, minute) in self.batch(statements).await?.into_iter().zip(order) {
+            for row in result.results::<Totals>()? {
+                let entry = totals.entry(row.service.clone()).or_default();
+                entry.insert(minute, row.into());
+            }
         }
-        let Some((end, starts)) = totals.split_first() else {
-            return Ok(Windows::new());
-        };
-        Ok(windows_ms
+        let empty = WindowStats::default();
+        Ok(services
             .iter()
-            .zip(starts)
-            .map(|(&window, start)| (window, end.since(start)))
+            .map(|service| {
+                let at = totals.get(service);
+                let get = |minute: i64| at.and_then(|m| m.get(&minute)).unwrap_or(&empty);
+                let end = get(now_minute);
+                let windows = windows_ms
+                    .iter()
+                    .zip(&points[1..])
+                    .map(|(&window, &start)| (window, end.since(get(start))))
+                    .collect();
+                (service.clone(), windows)
+            })
             .collect())
+    }
+
+    /// One statement: each service's latest running totals at or before `minute`.
+    fn totals_at(&self, services: &[String], minute: i64) -> StoreResult<Statement<'_>> {
+        let parts: Vec<String> = (0..services.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT service, {COLUMNS} FROM service_cumulative
+                     WHERE service = ?{} AND minute <= ?1 ORDER BY minute DESC LIMIT 1)",
+                    i + 2
+                )
+            })
+            .collect();
+        let mut values: Vec<JsValue> = vec![(minute as f64).into()];
+        values.extend(services.iter().map(|s| JsValue::from(s.as_str())));
+        self.prepare(parts.join(" UNION ALL ")).bind(&values)
     }
 }
 

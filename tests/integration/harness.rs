@@ -30,12 +30,13 @@ fn wrangler() -> PathBuf {
     project_dir().join("node_modules/.bin/wrangler")
 }
 
-/// Builds the worker once per test run (`make build`: worker-build with the cached tools).
+/// Builds the hub and the test sender once per test run (`make build build-test-sender`:
+/// worker-build with the cached tools).
 pub fn build_once() {
     BUILD.call_once(|| {
         let status = Command::new("make")
             .arg("--no-print-directory")
-            .arg("build")
+            .args(["build", "build-test-sender"])
             .current_dir(project_dir())
             .status()
             .expect("make is installed");
@@ -57,6 +58,10 @@ pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// Secrets, written to the instance's `.dev.vars` (wrangler prints them as hidden).
     pub secrets: Vec<(&'static str, String)>,
+    /// Run the test sender worker (`tests/sender`) in front of the hub, in the same `wrangler
+    /// dev`: it gets the port, ships counts to the hub's aggregator on `/send`, and forwards
+    /// every other request to the hub.
+    pub with_sender: bool,
 }
 
 /// A running worker instance.
@@ -66,6 +71,7 @@ pub struct Worker {
     keep_dir: bool,
     dir: PathBuf,
     config: PathBuf,
+    sender: Option<PathBuf>,
     log: PathBuf,
     child: Child,
 }
@@ -98,6 +104,11 @@ impl Worker {
     fn launch(dir: PathBuf, options: Options) -> Worker {
         let config = dir.join("wrangler.toml");
         fs::write(&config, test_config(&options)).expect("temp dir is writable");
+        let sender = options.with_sender.then(|| {
+            let path = dir.join("sender.toml");
+            fs::write(&path, sender_config()).expect("temp dir is writable");
+            path
+        });
         let dev_vars: String = options
             .secrets
             .iter()
@@ -111,7 +122,7 @@ impl Worker {
 
         // A port picked free can be taken before workerd binds it; such a start is retried.
         for attempt in 1..=3 {
-            let mut worker = Worker::spawn(&dir, &config);
+            let mut worker = Worker::spawn(&dir, &config, sender.as_deref());
             match worker.wait_until_serving() {
                 Ok(()) => return worker,
                 Err(why) if attempt < 3 && why.contains("Address already in use") => {
@@ -124,12 +135,17 @@ impl Worker {
         unreachable!("the last attempt returns or panics")
     }
 
-    fn spawn(dir: &Path, config: &Path) -> Worker {
+    fn spawn(dir: &Path, config: &Path, sender: Option<&Path>) -> Worker {
         let port = free_port();
         let log = dir.join("wrangler.log");
         let log_file = fs::File::create(&log).expect("temp dir is writable");
-        let child = Command::new(wrangler())
-            .arg("dev")
+        let mut command = Command::new(wrangler());
+        command.arg("dev");
+        // The first config's worker gets the port.
+        if let Some(sender) = sender {
+            command.arg("--config").arg(sender);
+        }
+        let child = command
             .arg("--config")
             .arg(config)
             .args(["--local", "--ip", "127.0.0.1", "--test-scheduled"])
@@ -152,6 +168,7 @@ impl Worker {
             keep_dir: false,
             dir: dir.to_path_buf(),
             config: config.to_path_buf(),
+            sender: sender.map(Path::to_path_buf),
             log,
             child,
         }
@@ -205,9 +222,12 @@ impl Worker {
 
     /// Runs the scheduled handler as if the minute cron fired at `time_ms` (epoch milliseconds).
     pub fn run_cron(&self, time_ms: u64) {
-        let reply = self.get(&format!(
-            "/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time={time_ms}"
-        ));
+        let reply = match self.sender {
+            Some(_) => self.get(&format!("/hub-cron?time={time_ms}")),
+            None => self.get(&format!(
+                "/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time={time_ms}"
+            )),
+        };
         assert_eq!(reply.status, 200, "scheduled handler: {}", reply.body);
     }
 
@@ -371,6 +391,16 @@ fn free_port() -> u16 {
         }
     }
     panic!("no free loopback port between 20000 and 32000")
+}
+
+/// The test sender's wrangler.toml with its entry point made absolute.
+fn sender_config() -> String {
+    let dir = project_dir().join("tests/sender");
+    let text = fs::read_to_string(dir.join("wrangler.toml")).expect("tests/sender/wrangler.toml");
+    let mut config: toml::Table = text.parse().expect("sender wrangler.toml is valid TOML");
+    let main = dir.join("build/worker/shim.mjs");
+    config.insert("main".into(), main.to_string_lossy().into_owned().into());
+    toml::to_string(&config).expect("config serializes")
 }
 
 /// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,

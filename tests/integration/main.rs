@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod aggregation;
 mod alerting;
 mod cron;
 mod delivery_order;
@@ -52,6 +53,7 @@ fn main() {
         health::all(),
         telemetry::all(),
         metrics::all(),
+        aggregation::all(),
         history::all(),
         cron::all(),
         alerting::all(),

@@ -2,6 +2,7 @@
 //! notifications a transition causes.
 
 pub mod evaluation;
+pub mod instances;
 pub mod plan;
 pub mod rules;
 pub mod severity;

@@ -4,37 +4,30 @@
 
 use std::collections::BTreeMap;
 
-use super::rules::Rule;
+use super::instances::SERVICE_LABEL;
 use super::severity::Severity;
 use super::state::{AlertPhase, AlertState, Transition};
 use crate::notify::{AlertNotification, Channel, NotificationKind};
 use crate::records::AlertRow;
 
-/// What receivers are told an alert is: its identity, severity, labels and annotations. Taken
-/// from the rule, or from the stored row when the rule is gone.
+/// What receivers are told an alert instance is: its identity, rule, severity, labels
+/// (the instance's included) and annotations, as stored with its state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Subject<'a> {
-    pub id: &'a str,
+    /// The instance key: notifications of one instance share it.
+    pub key: &'a str,
+    /// The rule's id.
+    pub alertname: &'a str,
     pub severity: Severity,
     pub labels: &'a BTreeMap<String, String>,
     pub annotations: &'a BTreeMap<String, String>,
 }
 
-impl Rule {
-    pub fn subject(&self) -> Subject<'_> {
-        Subject {
-            id: &self.id,
-            severity: self.severity,
-            labels: &self.labels,
-            annotations: &self.annotations,
-        }
-    }
-}
-
 impl AlertRow {
     pub fn subject(&self) -> Subject<'_> {
         Subject {
-            id: &self.rule_id,
+            key: &self.alert_key,
+            alertname: &self.rule_id,
             severity: self.severity,
             labels: &self.labels,
             annotations: &self.annotations,
@@ -98,7 +91,7 @@ pub fn plan(
         if let Some((kind, key_kind, at, refresh)) = due {
             planned.push(Planned {
                 channel,
-                dedup_key: format!("{}/{key_kind}/{}", subject.id, at as i64),
+                dedup_key: format!("{}/{key_kind}/{}", subject.key, at as i64),
                 notification: notification(subject, state, kind, origin),
                 refresh,
             });
@@ -114,8 +107,8 @@ fn notification(
     origin: &Origin<'_>,
 ) -> AlertNotification {
     AlertNotification {
-        rule_id: subject.id.to_string(),
-        alertname: subject.id.to_string(),
+        rule_id: subject.alertname.to_string(),
+        alertname: subject.alertname.to_string(),
         severity: subject.severity,
         kind,
         labels: subject.labels.clone(),
@@ -129,7 +122,12 @@ fn notification(
         ends_at_ms: (kind == NotificationKind::Resolved)
             .then_some(state.resolved_at_ms)
             .flatten(),
-        service: origin.service.to_string(),
+        // An instance of a per-service rule is about its service, not the hub.
+        service: subject
+            .labels
+            .get(SERVICE_LABEL)
+            .map_or(origin.service, String::as_str)
+            .to_string(),
         environment: origin.environment.to_string(),
         generator_url: None,
     }
@@ -138,6 +136,7 @@ fn notification(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerting::instances::Instance;
     use crate::alerting::rules::builtin_rules;
 
     const ORIGIN: Origin<'static> = Origin {
@@ -155,17 +154,30 @@ mod tests {
         }
     }
 
-    fn rule() -> Rule {
-        builtin_rules(Some("https://runbooks.example"))
+    /// The stored row of the first built-in rule's instance for service `api`.
+    fn row() -> AlertRow {
+        let rule = builtin_rules(Some("https://runbooks.example"))
             .into_iter()
             .next()
-            .expect("built-in rules exist")
+            .expect("built-in rules exist");
+        let instance = Instance {
+            rule: &rule,
+            service: Some("api"),
+        };
+        AlertRow {
+            alert_key: instance.key(),
+            rule_id: rule.id.clone(),
+            severity: rule.severity,
+            labels: instance.labels(),
+            annotations: rule.annotations.clone(),
+            state: AlertState::default(),
+        }
     }
 
     #[test]
     fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
         let planned = plan(
-            rule().subject(),
+            row().subject(),
             &firing_state(600_000.0),
             Some(Transition::Firing),
             &Channel::ALL,
@@ -183,7 +195,7 @@ mod tests {
     #[test]
     fn while_firing_only_alertmanager_is_refreshed_every_run() {
         let planned = plan(
-            rule().subject(),
+            row().subject(),
             &firing_state(0.0),
             None,
             &Channel::ALL,
@@ -195,7 +207,7 @@ mod tests {
         assert_eq!(planned[0].notification.kind, NotificationKind::Repeat);
         assert!(planned[0].refresh, "one row per episode, re-armed");
         let later = plan(
-            rule().subject(),
+            row().subject(),
             &firing_state(0.0),
             None,
             &Channel::ALL,
@@ -213,7 +225,7 @@ mod tests {
     #[test]
     fn reminders_skip_alertmanager_which_is_refreshed_anyway() {
         let planned = plan(
-            rule().subject(),
+            row().subject(),
             &firing_state(0.0),
             Some(Transition::Repeat),
             &Channel::ALL,
@@ -238,7 +250,7 @@ mod tests {
             ..firing_state(0.0)
         };
         let planned = plan(
-            rule().subject(),
+            row().subject(),
             &resolved,
             Some(Transition::Resolved),
             &[Channel::PagerDuty],
@@ -254,7 +266,7 @@ mod tests {
             ..AlertState::default()
         };
         assert!(plan(
-            rule().subject(),
+            row().subject(),
             &pending,
             Some(Transition::Pending),
             &Channel::ALL,

@@ -12,6 +12,7 @@ mod tests;
 use channels::channels;
 pub use channels::{Channels, PagerDutyReceiver, Secret, WebhookReceiver, PAGERDUTY_EVENTS_URL};
 
+use crate::alerting::slo::{SloConfig, SloObjectives};
 use crate::telemetry::log::Level;
 use crate::telemetry::metrics::BUCKET_BOUNDS_SECONDS;
 
@@ -35,10 +36,9 @@ pub struct Config {
     pub alert_rules: Option<String>,
     /// Where `runbook_url` annotations point: `<base>/<rule id>.md`; no link when unset.
     pub runbook_base_url: Option<String>,
-    pub slo_availability_objective: f64,
-    pub slo_latency_objective: f64,
-    /// Requests slower than this are bad for the latency SLO; a histogram bucket bound.
-    pub slo_latency_threshold_seconds: f64,
+    /// SLO objectives: defaults (`SLO_AVAILABILITY_OBJECTIVE`, `SLO_LATENCY_OBJECTIVE`,
+    /// `SLO_LATENCY_THRESHOLD_SECONDS`) and per-service overrides (`SLOS`).
+    pub slos: SloObjectives,
     /// Reminder interval for alerts that keep firing.
     pub repeat_interval_minutes: u32,
     /// Each notification delivery attempt is abandoned (and retried later) after this.
@@ -86,9 +86,7 @@ impl Config {
             alert_rules: get("ALERT_RULES"),
             runbook_base_url: url(&get, "RUNBOOK_BASE_URL")?
                 .map(|u| u.expose().trim_end_matches('/').to_string()),
-            slo_availability_objective: objective(&get, "SLO_AVAILABILITY_OBJECTIVE", 0.999)?,
-            slo_latency_objective: objective(&get, "SLO_LATENCY_OBJECTIVE", 0.99)?,
-            slo_latency_threshold_seconds: latency_threshold(&get)?,
+            slos: slo_objectives(&get)?,
             repeat_interval_minutes: number(&get, "REPEAT_INTERVAL_MINUTES", 240, 1..=10_080)?,
             notify_timeout_ms: number(&get, "NOTIFY_TIMEOUT_MS", 5000, 100..=30_000)?,
             channels: channels(&get)?,
@@ -112,6 +110,18 @@ fn objective(
             problem: format!("{text:?} is not a ratio between 0 and 1 (e.g. 0.999)"),
         }),
     }
+}
+
+fn slo_objectives(get: &impl Fn(&str) -> Option<String>) -> Result<SloObjectives, ConfigError> {
+    let defaults = SloConfig {
+        availability_objective: objective(get, "SLO_AVAILABILITY_OBJECTIVE", 0.999)?,
+        latency_objective: objective(get, "SLO_LATENCY_OBJECTIVE", 0.99)?,
+        latency_threshold_seconds: latency_threshold(get)?,
+    };
+    SloObjectives::parse(defaults, get("SLOS").as_deref()).map_err(|problem| ConfigError {
+        variable: "SLOS",
+        problem,
+    })
 }
 
 fn latency_threshold(get: &impl Fn(&str) -> Option<String>) -> Result<f64, ConfigError> {

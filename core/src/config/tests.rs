@@ -136,11 +136,17 @@ fn slo_settings_are_validated() {
     assert_eq!(
         parse(&[("SLO_LATENCY_THRESHOLD_SECONDS", "0.25")])
             .unwrap()
-            .slo_latency_threshold_seconds,
+            .slos
+            .defaults
+            .latency_threshold_seconds,
         0.25
     );
     let err = parse(&[("SLO_LATENCY_THRESHOLD_SECONDS", "0.3")]).unwrap_err();
     assert!(err.problem.contains("histogram bounds"), "{err}");
+    let slos = parse(&[("SLOS", r#"{"api": {"availability": 0.99}}"#)]).unwrap().slos;
+    assert_eq!(slos.for_service("api").availability_objective, 0.99);
+    let err = parse(&[("SLOS", r#"{"api": {"availability": 2}}"#)]).unwrap_err();
+    assert_eq!(err.variable, "SLOS");
 }
 
 #[test]

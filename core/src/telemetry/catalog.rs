@@ -10,10 +10,12 @@ use super::counters::PipelineCounters;
 use crate::alerting::slo::SloReport;
 use crate::records::{ChannelBacklog, DependencyStatus, NotificationCount, RequestTotal};
 
-/// One alert's state, as `vigil_alerts` reports it.
+/// One alert instance's state, as `vigil_alerts` reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertSample {
     pub alertname: String,
+    /// The instance's service (rules on requests); `None` for rules on the hub itself.
+    pub service: Option<String>,
     pub severity: String,
     pub state: String,
 }
@@ -184,17 +186,16 @@ fn store_costs(s: &Snapshot) -> Vec<Family> {
 fn alerting(s: &Snapshot) -> Vec<Family> {
     let mut alerts = Family::gauge(
         "vigil_alerts",
-        "Alert rules by their current state (inactive, pending, firing, resolved); always 1.",
+        "Alert instances by their current state (inactive, pending, firing, resolved); always 1.",
     );
     for a in &s.alerts {
-        alerts.push(
-            [
-                ("alertname", a.alertname.clone()),
-                ("severity", a.severity.clone()),
-                ("state", a.state.clone()),
-            ],
-            1.0,
-        );
+        let mut labels = vec![
+            ("alertname", a.alertname.clone()),
+            ("severity", a.severity.clone()),
+            ("state", a.state.clone()),
+        ];
+        labels.extend(a.service.clone().map(|service| ("service", service)));
+        alerts.push(labels, 1.0);
     }
 
     let mut objective = Family::gauge("vigil_slo_objective_ratio", "SLO objective over 30 days.");
@@ -208,10 +209,11 @@ fn alerting(s: &Snapshot) -> Vec<Family> {
     );
     for slo in &s.slos {
         let name = || ("slo", slo.name.as_str().to_string());
-        objective.push([name()], slo.objective);
-        budget.push([name()], slo.error_budget_remaining);
+        let service = || ("service", slo.service.clone());
+        objective.push([name(), service()], slo.objective);
+        budget.push([name(), service()], slo.error_budget_remaining);
         for (window, rate) in &slo.burn_rates {
-            burn.push([name(), ("window", window.clone())], *rate);
+            burn.push([name(), service(), ("window", window.clone())], *rate);
         }
     }
     vec![alerts, objective, budget, burn]

@@ -1,4 +1,4 @@
-//! The admin API: alert rules with their state, and SLOs.
+//! The admin API: alert rules with their instances' states, and SLOs per service.
 
 use serde_json::{json, Value};
 
@@ -14,8 +14,8 @@ use vigil_core::http::timing::ServerTiming;
 use vigil_core::records::AlertRow;
 use vigil_core::time::iso_timestamp;
 
-/// Rules (in the shape operators write them in `ALERT_RULES`) with their current state, invalid
-/// overrides, the notification outbox and recent transitions.
+/// Rules (in the shape operators write them in `ALERT_RULES`) with their instances (labels and
+/// state), invalid overrides, the notification outbox and recent transitions.
 pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
     require_admin(req)?;
     let (rules, errors) = engine::rules_in_force(req.config);
@@ -34,7 +34,7 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
     let (states, backlog, history) = read.map_err(|e| store_unavailable(req, e))?;
     let rules: Vec<Value> = rules
         .iter()
-        .map(|rule| rule_with_state(rule, states.iter().find(|s| s.rule_id == rule.id)))
+        .map(|rule| rule_with_instances(rule, &states))
         .collect();
     let body = json!({
         "rules": rules,
@@ -44,7 +44,7 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
             "outbox": backlog_report(&backlog, now_ms()).1["outbox"],
         },
         "history": history.iter().map(|h| json!({
-            "rule": h.rule_id,
+            "alert": h.alert_key,
             "transition": h.transition,
             "at": iso_timestamp(h.at_ms),
             "value": h.value,
@@ -53,13 +53,24 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
     Ok(Reply::json(200, "application/json", &body))
 }
 
-/// `{"rule": <as written in ALERT_RULES>, "state": …}`, so a rule can be copied back.
-fn rule_with_state(rule: &Rule, row: Option<&AlertRow>) -> Value {
+/// `{"rule": <as written in ALERT_RULES>, "instances": [{labels, state, …}]}`, so a rule can be
+/// copied back. An instance that was never evaluated yet is not listed.
+fn rule_with_instances(rule: &Rule, rows: &[AlertRow]) -> Value {
+    let instances: Vec<Value> = rows
+        .iter()
+        .filter(|row| row.rule_id == rule.id)
+        .map(instance)
+        .collect();
+    json!({"rule": rule, "instances": instances})
+}
+
+fn instance(row: &AlertRow) -> Value {
     let iso = |ms: Option<f64>| ms.map(iso_timestamp);
-    let state = row.map(|r| &r.state);
+    let state = Some(&row.state);
     json!({
-        "rule": rule,
-        "state": state.map_or("inactive", |s| s.phase.as_str()),
+        "alert": row.alert_key,
+        "labels": row.labels,
+        "state": row.state.phase.as_str(),
         "since": iso(state.and_then(|s| s.active_since_ms)),
         "firedAt": iso(state.and_then(|s| s.fired_at_ms)),
         "resolvedAt": iso(state.and_then(|s| s.resolved_at_ms)),
@@ -80,11 +91,15 @@ pub async fn slos(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Re
     };
     timing.record("d1", now_ms() - started);
     let reports = reports.map_err(|e| store_unavailable(req, e))?;
-    let config = engine::slo_config(req.config);
-    let body = json!({
-        "window": "30d",
-        "latencyThresholdSeconds": config.latency_threshold_seconds,
-        "slos": reports,
-    });
+    let slos: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let objectives = req.config.slos.for_service(&r.service);
+            let mut report = json!(r);
+            report["latencyThresholdSeconds"] = objectives.latency_threshold_seconds.into();
+            report
+        })
+        .collect();
+    let body = json!({"window": "30d", "slos": slos});
     Ok(Reply::json(200, "application/json", &body))
 }

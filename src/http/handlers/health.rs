@@ -129,7 +129,7 @@ async fn stored_diagnostics(
             let active: Vec<serde_json::Value> = alerts
                 .iter()
                 .filter(|a| matches!(a.state.phase, AlertPhase::Firing | AlertPhase::Pending))
-                .map(|a| json!({"alertname": a.rule_id, "severity": a.severity, "state": a.state.phase.as_str(), "value": a.state.last_value}))
+                .map(|a| json!({"alert": a.alert_key, "alertname": a.rule_id, "labels": a.labels, "severity": a.severity, "state": a.state.phase.as_str(), "value": a.state.last_value}))
                 .collect();
             out.push(("activeAlerts", active.into()));
             out.push(("slo", json!(slos)));

@@ -8,6 +8,7 @@ use crate::health::probes::now_ms;
 use crate::store::StoreError;
 use crate::telemetry::catalog::{self, AlertSample, Snapshot};
 use crate::telemetry::exposition;
+use vigil_core::alerting::instances::SERVICE_LABEL;
 use vigil_core::http::auth::require_bearer;
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::timing::ServerTiming;
@@ -54,6 +55,7 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         alerts: alerts?
             .into_iter()
             .map(|row| AlertSample {
+                service: row.labels.get(SERVICE_LABEL).cloned(),
                 alertname: row.rule_id,
                 severity: row.severity.as_str().to_string(),
                 state: row.state.phase.as_str().to_string(),

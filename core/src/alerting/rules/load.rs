@@ -146,6 +146,14 @@ fn validate(rule: &Rule) -> Result<(), String> {
         | RuleKind::CronStale { threshold } => finite(threshold)?,
         _ => {}
     }
+    if let Some(name) = rule.matchers.keys().find(|name| *name != "service") {
+        return Err(format!(
+            "`match` on label {name:?} is not supported (rules select series by `service`)"
+        ));
+    }
+    if !rule.matchers.is_empty() && !rule.kind.per_service() {
+        return Err("`match` applies only to rules that measure a service's requests".into());
+    }
     // Alertmanager rejects a whole POST over one bad label name, so check them here.
     if let Some(bad) = rule.labels.keys().find(|name| !valid_label_name(name)) {
         return Err(format!(

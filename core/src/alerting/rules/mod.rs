@@ -33,6 +33,10 @@ pub struct Rule {
     #[serde(default)]
     pub keep_firing_for: Duration,
     pub severity: Severity,
+    /// Which series a per-service rule watches, by label (`{"service": "api"}`); without it, every
+    /// service gets its own alert instance.
+    #[serde(rename = "match", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub matchers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// `summary`, `description`, `runbook_url`.
@@ -61,6 +65,20 @@ pub enum RuleKind {
     NoTraffic { window: Window },
     /// Multi-window, multi-burn-rate SLO alert (see `slo`).
     SloBurnRate { slo: SloName, tier: SloTier },
+}
+
+impl RuleKind {
+    /// Whether the rule measures a service's requests, and so yields one alert instance per
+    /// service; the others watch the hub itself (its dependencies, its cron) and yield one.
+    pub fn per_service(&self) -> bool {
+        match self {
+            RuleKind::ErrorRatio { .. }
+            | RuleKind::LatencyQuantile { .. }
+            | RuleKind::NoTraffic { .. }
+            | RuleKind::SloBurnRate { .. } => true,
+            RuleKind::DependencyDown { .. } | RuleKind::CronStale { .. } => false,
+        }
+    }
 }
 
 /// A duration written the Prometheus way (`30s`, `5m`, `1h30m`), held in milliseconds.

@@ -11,7 +11,11 @@
 //! and the SLI stays defined at zero traffic. Latency counts only requests (bad = requests
 //! slower than the threshold), since a probe's duration says nothing about users' latency.
 
+mod objectives;
+
 use serde::{Deserialize, Serialize};
+
+pub use objectives::SloObjectives;
 
 use super::evaluation::Evaluation;
 use super::window::{window, WindowStats, Windows};
@@ -196,6 +200,9 @@ pub fn slo_condition(
 #[serde(rename_all = "camelCase")]
 pub struct SloReport {
     pub name: SloName,
+    /// The service it measures.
+    #[serde(default)]
+    pub service: String,
     pub objective: f64,
     /// Good share over 30 days; 1 when there were no events.
     pub sli_30d: f64,
@@ -220,7 +227,7 @@ pub fn report_windows_ms() -> Vec<u64> {
 
 /// Both SLOs' reports. A window missing from `windows` counts as having no events (a report is
 /// for display; load [`report_windows_ms`] to get real numbers).
-pub fn report(windows: &Windows, config: &SloConfig) -> Vec<SloReport> {
+pub fn report(service: &str, windows: &Windows, config: &SloConfig) -> Vec<SloReport> {
     let empty = WindowStats::default();
     let events =
         |slo: SloName, window_ms| slo.events(windows.get(&window_ms).unwrap_or(&empty), config);
@@ -239,6 +246,7 @@ pub fn report(windows: &Windows, config: &SloConfig) -> Vec<SloReport> {
                 .collect();
             SloReport {
                 name: slo,
+                service: service.to_string(),
                 objective,
                 sli_30d: if total == 0 {
                     1.0

@@ -123,7 +123,7 @@ fn missing_window_is_reported() {
 #[test]
 fn report_shows_budget_left_and_goes_negative_when_overspent() {
     let config = SloConfig::default();
-    let healthy = report(&windows(&requests(10_000, 5), &[]), &config);
+    let healthy = report("api", &windows(&requests(10_000, 5), &[]), &config);
     assert_eq!(healthy.len(), 2);
     let availability = &healthy[0];
     assert_eq!(availability.name, SloName::Availability);
@@ -135,9 +135,9 @@ fn report_shows_budget_left_and_goes_negative_when_overspent() {
         .map(|(l, _)| l.as_str())
         .collect();
     assert_eq!(labels, ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]);
-    let overspent = report(&windows(&requests(1_000, 3), &[]), &config);
+    let overspent = report("api", &windows(&requests(1_000, 3), &[]), &config);
     assert!(close(overspent[0].error_budget_remaining, -2.0));
-    let empty = report(&BTreeMap::new(), &config);
+    let empty = report("api", &BTreeMap::new(), &config);
     assert_eq!(
         (empty[1].sli_30d, empty[1].error_budget_remaining),
         (1.0, 1.0)
