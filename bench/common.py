@@ -67,6 +67,24 @@ def vigil_config(extra_vars=None):
     return "\n".join(lines)
 
 
+def sender_config():
+    """The test sender worker (tests/sender) with an absolute `main`: it ships request counts
+    to the hub's aggregator through the `vigil` library and forwards other requests to the hub."""
+    config = tomllib.loads((ROOT / "tests/sender/wrangler.toml").read_text())
+    config["main"] = str(ROOT / "tests/sender/build/worker/shim.mjs")
+    lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, (dict, list))]
+    lines.append("")
+    for key, value in config.items():
+        if isinstance(value, list):
+            for entry in value:
+                lines += _table(f"[[{key}]]", entry)
+        elif isinstance(value, dict):
+            for sub, entries in value.items():
+                for entry in entries:
+                    lines += _table(f"[[{key}.{sub}]]", entry)
+    return "\n".join(lines)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,8 +95,15 @@ class Worker:
     """One `wrangler dev` instance. `config_text` is written to a temp dir; a `config_path`
     (the baseline's own wrangler.toml) is used as is. Use as a context manager."""
 
-    def __init__(self, config_text=None, config_path=None, migrate=True, seed_sql=None):
+    def __init__(self, config_text=None, config_path=None, migrate=True, seed_sql=None,
+                 front_config=None):
+        """`front_config`: a second worker's config, run first in the same `wrangler dev` (it
+        gets the port), e.g. `sender_config()` in front of the hub."""
         self.dir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+        self.front = None
+        if front_config:
+            self.front = self.dir / "front.toml"
+            self.front.write_text(front_config)
         self.state = self.dir / "state"
         self.config = Path(config_path) if config_path else self.dir / "wrangler.toml"
         if config_text:
@@ -106,7 +131,8 @@ class Worker:
         self.base = f"127.0.0.1:{port}"
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
-                [WRANGLER, "dev", "--config", str(self.config), "--local", "--ip", "127.0.0.1",
+                [WRANGLER, "dev", *(["--config", str(self.front)] if self.front else []),
+                 "--config", str(self.config), "--local", "--ip", "127.0.0.1",
                  "--port", str(port), "--inspector-port", str(free_port()),
                  "--persist-to", str(self.state),
                  "--show-interactive-dev-session=false", "--log-level", "log"],

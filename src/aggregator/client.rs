@@ -7,7 +7,6 @@ use std::fmt;
 use worker::{Env, Method, Request, RequestInit};
 
 use crate::telemetry::ingest::{AggregatorStatus, Batch};
-use crate::telemetry::pipeline;
 use crate::timeout::with_timeout;
 
 /// The Durable Object binding's name, in the hub's and every sender's `wrangler.toml`.
@@ -90,9 +89,11 @@ pub async fn status(env: &Env) -> Result<AggregatorStatus, SendError> {
 
 /// One request to the fleet's aggregator: its status and body, bounded in time.
 async fn call(env: &Env, request: Request) -> Result<(u16, String), SendError> {
-    let namespace = env
-        .durable_object(BINDING)
-        .map_err(|_| SendError(format!("Durable Object binding {BINDING} is not configured")))?;
+    let namespace = env.durable_object(BINDING).map_err(|_| {
+        SendError(format!(
+            "Durable Object binding {BINDING} is not configured"
+        ))
+    })?;
     let stub = namespace
         .get_by_name(OBJECT_NAME)
         .map_err(|e| SendError(format!("aggregator stub: {e}")))?;
@@ -107,22 +108,5 @@ async fn call(env: &Env, request: Request) -> Result<(u16, String), SendError> {
         None => Err(SendError(format!(
             "aggregator did not answer within {SEND_TIMEOUT_MS} ms"
         ))),
-    }
-}
-
-/// Ships this isolate's unflushed counts to the aggregator. On failure they stay in the isolate
-/// for the next call (its memory is bounded by the series cap), so a hub that is briefly
-/// unreachable costs nothing; an isolate evicted before a successful call loses its counts.
-pub async fn ship(env: &Env, now_ms: f64) -> Result<(), SendError> {
-    let batch = pipeline::take(now_ms);
-    if batch.is_empty() {
-        return Ok(());
-    }
-    match send(env, &batch, Delivery::Merge).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            pipeline::restore(batch);
-            Err(e)
-        }
     }
 }

@@ -7,8 +7,8 @@ use worker::Env;
 
 use super::client::{self, Ack, Delivery, SendError};
 use crate::store::{Store, StoreError};
-use crate::telemetry::log::{error_field, Level, Logger};
 use crate::telemetry::counters::AGGREGATOR_FALLBACKS;
+use crate::telemetry::log::{error_field, Level, Logger};
 use crate::telemetry::pipeline;
 use crate::telemetry::store_cost::Operation;
 
@@ -75,13 +75,20 @@ pub async fn flush(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Flushed
 /// Logs what an operator must see about a flush: a missing aggregator (counts written
 /// directly), a failed write in the aggregator, a batch that could not be sent. `fields` carry
 /// the context (request id, cron time).
-pub fn report(logger: &Logger, outcome: &Result<Flushed, FlushError>, mut fields: Map<String, Value>) {
+pub fn report(
+    logger: &Logger,
+    outcome: &Result<Flushed, FlushError>,
+    mut fields: Map<String, Value>,
+) {
     let (message, kind, reason) = match outcome {
         Ok(Flushed::Nothing | Flushed::Aggregated) => return,
         Ok(Flushed::Direct) => (
             "aggregator binding missing; metrics written to D1 by this isolate",
             "AggregatorMissing",
-            format!("Durable Object binding {} is not configured", client::BINDING),
+            format!(
+                "Durable Object binding {} is not configured",
+                client::BINDING
+            ),
         ),
         Ok(Flushed::WriteFailed(reason)) => (
             "aggregator write failed; counts kept for its next write",

@@ -95,7 +95,8 @@ impl worker::DurableObject for MetricsAggregator {
             .filter(|&last| now - last < WRITE_INTERVAL_MS - ALARM_SLACK_MS);
         if let Some(last) = recent {
             // Someone (the cron) wrote moments ago: come back one interval after that write.
-            self.schedule(last + WRITE_INTERVAL_MS + ALARM_SLACK_MS).await?;
+            self.schedule(last + WRITE_INTERVAL_MS + ALARM_SLACK_MS)
+                .await?;
         } else if self.write().await.is_err() {
             self.schedule(now + RETRY_MS).await?;
         }
@@ -179,7 +180,9 @@ impl MetricsAggregator {
             None => BTreeMap::new(),
         };
         for (service, n) in folded {
-            *counters.entry(format!("{FOLDED_PREFIX}{service}")).or_default() += n;
+            *counters
+                .entry(format!("{FOLDED_PREFIX}{service}"))
+                .or_default() += n;
         }
         let counters: Vec<(String, u64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
         store

@@ -16,9 +16,9 @@ use super::notify::payloads::render;
 use super::notify::signature::sign;
 use super::notify::{AlertNotification, Channel};
 use crate::config::{Channels, Config};
-use crate::timeout::with_timeout;
 use crate::store::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, Store, StoreResult};
 use crate::telemetry::log::{error_field, Level, Logger};
+use crate::timeout::with_timeout;
 
 /// Rows one cron run claims at most; the rest wait for the next run.
 const CLAIM_LIMIT: u32 = 50;

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map};
 
 use super::dispatch::enabled_channels;
-use super::plan::{plan, Origin, Subject};
 use super::instances::{instances, SERVICE_LABEL};
+use super::plan::{plan, Origin, Subject};
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
 use super::slo::{report, report_windows_ms, SloReport};
-use super::window::Windows;
 use super::state::{advance, retire, AlertState, Transition};
+use super::window::Windows;
 use crate::config::Config;
 use crate::health::checks::Check;
 use crate::store::{AlertChange, OutboxEntry, Store, StoreError};

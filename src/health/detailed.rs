@@ -8,8 +8,8 @@ use worker::Env;
 
 use super::checks::round_ms;
 use super::probes::{now_ms, KV_BINDING, R2_BINDING};
-use crate::timeout::with_timeout;
 use crate::store::Store;
+use crate::timeout::with_timeout;
 use vigil_core::telemetry::store_cost::Operation;
 
 /// One write → read back → delete round trip.

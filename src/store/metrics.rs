@@ -10,7 +10,6 @@ use vigil_core::records::RequestTotal;
 use vigil_core::telemetry::counters::{DROPPED_REQUESTS, FLUSH_BATCHES};
 use vigil_core::telemetry::metrics::{Flush, SeriesKey, SeriesStats, BUCKETS};
 
-
 const BUCKET_COLUMNS: &str = "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11";
 
 /// `bN = table.bN + excluded.bN` for every bucket column, for the adding upserts.

@@ -1,7 +1,7 @@
 //! The fleet's path: senders (the test sender worker, through the `vigil` library) ship batches
 //! to the hub's aggregator Durable Object, which writes them to D1 once per minute.
 
-use crate::harness::{now_ms, Options, Worker};
+use crate::harness::{Options, Worker};
 
 crate::tests!(
     counts_from_many_senders_land_exactly_once_after_the_aggregator_writes,
@@ -18,6 +18,12 @@ fn fleet() -> Worker {
         with_sender: true,
         ..Options::default()
     })
+}
+
+/// Asks the aggregator to write what it holds now (as the hub's minute cron does).
+fn write_now(worker: &Worker) {
+    let written = worker.request("POST", "/send?count=0&write=now", &[]);
+    assert_eq!(written.status, 200, "{}", written.body);
 }
 
 fn counts_from_many_senders_land_exactly_once_after_the_aggregator_writes() {
@@ -37,15 +43,17 @@ fn counts_from_many_senders_land_exactly_once_after_the_aggregator_writes() {
         before.body
     );
 
-    worker.run_cron(now_ms());
+    write_now(&worker);
     let after = worker.get("/metrics");
     assert_eq!(after.sample(API_OK), Some(100.0), "{}", after.body);
     assert_eq!(after.sample(WEB_ERRORS), Some(40.0), "{}", after.body);
-    let batches = after.sample("vigil_aggregator_batches_total").unwrap_or(0.0);
+    let batches = after
+        .sample("vigil_aggregator_batches_total")
+        .unwrap_or(0.0);
     assert!(batches >= 40.0, "every batch is counted: {}", after.body);
 
     // A second write adds nothing twice.
-    worker.run_cron(now_ms());
+    write_now(&worker);
     let again = worker.get("/metrics");
     assert_eq!(again.sample(API_OK), Some(100.0), "{}", again.body);
     let rows = worker.d1("SELECT count(*) AS n FROM request_totals WHERE service = 'api'");
@@ -59,15 +67,24 @@ fn a_hub_without_the_aggregator_binding_writes_its_counts_itself_and_says_so() {
         secrets: vec![("ADMIN_TOKEN", crate::ADMIN_TOKEN.into())],
         ..Options::default()
     });
+    // (The harness waits on /livez; /health/liveness is counted only for these three.)
     for _ in 0..3 {
-        assert_eq!(worker.get("/livez").status, 200);
+        assert_eq!(worker.get("/health/liveness").status, 200);
     }
     let warned = worker.wait_for_log(|l| l["error"]["type"] == "AggregatorMissing");
-    assert!(!warned.is_empty(), "the fallback is logged:\n{}", worker.logs());
+    assert!(
+        !warned.is_empty(),
+        "the fallback is logged:\n{}",
+        worker.logs()
+    );
     let metrics = worker.get("/metrics");
-    let livez =
-        r#"vigil_http_requests_total{service="vigil",route="/livez",method="GET",code="200"}"#;
-    assert_eq!(metrics.sample(livez), Some(3.0), "no count lost: {}", metrics.body);
+    let livez = r#"vigil_http_requests_total{service="vigil",route="/health/liveness",method="GET",code="200"}"#;
+    assert_eq!(
+        metrics.sample(livez),
+        Some(3.0),
+        "no count lost: {}",
+        metrics.body
+    );
     let fallbacks = metrics.sample("vigil_aggregator_fallbacks_total");
     assert!(fallbacks >= Some(3.0), "{}", metrics.body);
 

@@ -6,6 +6,7 @@ crate::tests!(
     a_missing_kv_binding_fires_dependency_down_which_resolves_once_kv_is_back,
     an_invalid_override_is_reported_and_the_other_rules_still_run,
     history_older_than_90_days_is_archived_to_r2_before_it_leaves_d1,
+    two_services_alert_and_resolve_independently_with_their_own_slos,
 );
 
 const MINUTE: u64 = 60_000;
@@ -25,8 +26,16 @@ fn rule(alerts: &serde_json::Value, id: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("rule {id} in {alerts}"))
 }
 
+/// The rule's only instance: the hub's (`service="vigil"` for a rule on requests).
+fn instance(alerts: &serde_json::Value, id: &str) -> serde_json::Value {
+    let rule = rule(alerts, id);
+    let instances = rule["instances"].as_array().cloned().unwrap_or_default();
+    assert_eq!(instances.len(), 1, "one instance of {id}: {rule}");
+    instances[0].clone()
+}
+
 fn state(worker: &Worker, id: &str) -> String {
-    rule(&admin(worker, "/api/alerts"), id)["state"]
+    instance(&admin(worker, "/api/alerts"), id)["state"]
         .as_str()
         .unwrap_or_default()
         .to_string()
@@ -61,8 +70,14 @@ fn real_5xx_responses_fire_the_error_ratio_alert_after_for_and_resolve_after_kee
     assert_eq!(state(&worker, "high-error-ratio"), "pending");
     worker.run_cron(t0 + 2 * MINUTE);
     let alerts = admin(&worker, "/api/alerts");
-    let firing = rule(&alerts, "high-error-ratio");
+    let firing = instance(&alerts, "high-error-ratio");
     assert_eq!(firing["state"], "firing", "{firing}");
+    assert_eq!(firing["labels"]["service"], "vigil", "{firing}");
+    assert_eq!(firing["alert"], r#"high-error-ratio{service="vigil"}"#);
+    let firing = serde_json::json!({
+        "rule": rule(&alerts, "high-error-ratio")["rule"],
+        "lastValue": firing["lastValue"],
+    });
     // 20 of the window's requests were 503s (the harness's own probes are the rest).
     assert!(
         firing["lastValue"].as_f64().unwrap_or(0.0) > 0.5,
@@ -81,7 +96,7 @@ fn real_5xx_responses_fire_the_error_ratio_alert_after_for_and_resolve_after_kee
     let metrics = worker.get("/metrics");
     assert_eq!(
         metrics
-            .sample(r#"vigil_alerts{alertname="high-error-ratio",severity="page",state="firing"}"#),
+            .sample(r#"vigil_alerts{alertname="high-error-ratio",severity="page",state="firing",service="vigil"}"#),
         Some(1.0),
         "{}",
         metrics.body
@@ -97,7 +112,7 @@ fn real_5xx_responses_fire_the_error_ratio_alert_after_for_and_resolve_after_kee
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|h| h["rule"] == "high-error-ratio")
+        .filter(|h| h["alert"] == r#"high-error-ratio{service="vigil"}"#)
         .filter_map(|h| h["transition"].as_str().map(str::to_string))
         .collect();
     assert_eq!(history, ["resolved", "firing", "pending"], "newest first");
@@ -172,11 +187,11 @@ fn an_invalid_override_is_reported_and_the_other_rules_still_run() {
     let invalid = alerts["invalidRules"].to_string();
     assert!(invalid.contains("broken"), "{alerts}");
     assert_eq!(
-        rule(&alerts, "quiet-service")["state"],
+        instance(&alerts, "quiet-service")["state"],
         "firing",
         "{alerts}"
     );
-    assert_eq!(rule(&alerts, "high-error-ratio")["state"], "inactive");
+    assert_eq!(instance(&alerts, "high-error-ratio")["state"], "inactive");
     let logged = worker.wait_for_log(|l| l["message"] == "alert rule skipped");
     assert!(!logged.is_empty(), "the bad rule is logged");
 }
@@ -187,7 +202,7 @@ fn history_older_than_90_days_is_archived_to_r2_before_it_leaves_d1() {
     let now = (now_ms() / hour + 1) * hour; // housekeeping runs on the hour
     let old = now - 91 * 24 * hour;
     worker.d1(&format!(
-        "INSERT INTO alert_history (rule_id, transition, at_ms, value) VALUES ('high-error-ratio', 'firing', {old}, 0.5)"
+        "INSERT INTO alert_history (alert_key, transition, at_ms, value) VALUES ('high-error-ratio{{service=\"vigil\"}}', 'firing', {old}, 0.5)"
     ));
     worker.run_cron(now);
     let left = worker.d1(&format!("SELECT id FROM alert_history WHERE at_ms = {old}"));
@@ -204,6 +219,95 @@ fn history_older_than_90_days_is_archived_to_r2_before_it_leaves_d1() {
             )
         });
     let line: serde_json::Value = serde_json::from_str(archive.trim()).expect("one JSON line");
-    assert_eq!(line["rule"], "high-error-ratio");
+    assert_eq!(line["alert"], r#"high-error-ratio{service="vigil"}"#);
     assert_eq!(line["transition"], "firing");
+}
+
+/// Running totals of two services as the aggregator writes them: `(service, minute, requests,
+/// errors)`, and their request series so the hub knows the services.
+fn seed_totals(worker: &Worker, rows: &[(&str, u64, u64, u64)]) {
+    for (service, minute, requests, errors) in rows {
+        worker.d1(&format!(
+            "INSERT INTO service_cumulative (service, minute, requests, errors)
+             VALUES ('{service}', {minute}, {requests}, {errors});
+             INSERT INTO request_totals (service, route, method, code, count, duration_sum)
+             VALUES ('{service}', '/', 'GET', 200, 1, 0.01) ON CONFLICT DO NOTHING;"
+        ));
+    }
+}
+
+fn two_services_alert_and_resolve_independently_with_their_own_slos() {
+    let rules = r#"[{"id": "high-error-ratio", "disabled": true},
+        {"id": "errors", "kind": "error_ratio", "threshold": 0.5, "window": "5m",
+         "for": "0s", "keep_firing_for": "0s", "severity": "page"}]"#;
+    let worker = Worker::start(Options {
+        vars: vec![
+            ("ALERT_RULES", rules.into()),
+            ("SLOS", r#"{"api": {"availability": 0.99}}"#.into()),
+        ],
+        secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Options::default()
+    });
+    let states = |worker: &Worker| -> Vec<(String, String)> {
+        let alerts = admin(worker, "/api/alerts");
+        let instances = rule(&alerts, "errors")["instances"].clone();
+        let mut states: Vec<(String, String)> = instances
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                let service = i["labels"]["service"].as_str().unwrap_or("?");
+                (
+                    service.to_string(),
+                    i["state"].as_str().unwrap_or("?").to_string(),
+                )
+            })
+            .collect();
+        states.sort();
+        states
+    };
+    let pair = |s: &str, state: &str| (s.to_string(), state.to_string());
+
+    // api fails every request, web none.
+    let t0 = now_ms() - 60 * MINUTE;
+    let m0 = t0 / MINUTE;
+    seed_totals(&worker, &[("api", m0, 10, 10), ("web", m0, 10, 0)]);
+    worker.run_cron(t0 + 30_000);
+    let expected = vec![
+        pair("api", "firing"),
+        pair("vigil", "inactive"),
+        pair("web", "inactive"),
+    ];
+    assert_eq!(states(&worker), expected);
+    let metrics = worker.get("/metrics");
+    let firing = r#"vigil_alerts{alertname="errors",severity="page",state="firing",service="api"}"#;
+    assert_eq!(metrics.sample(firing), Some(1.0), "{}", metrics.body);
+
+    // Ten minutes later the roles swap: api's next ten requests succeed, web's fail.
+    let t1 = t0 + 10 * MINUTE;
+    seed_totals(
+        &worker,
+        &[("api", m0 + 10, 20, 10), ("web", m0 + 10, 20, 10)],
+    );
+    worker.run_cron(t1 + 30_000);
+    let expected = vec![
+        pair("api", "resolved"),
+        pair("vigil", "inactive"),
+        pair("web", "firing"),
+    ];
+    assert_eq!(states(&worker), expected);
+
+    let metrics = worker.get("/metrics");
+    let objective = |service: &str| {
+        metrics.sample(&format!(
+            r#"vigil_slo_objective_ratio{{slo="availability",service="{service}"}}"#
+        ))
+    };
+    assert_eq!(objective("api"), Some(0.99), "{}", metrics.body);
+    assert_eq!(objective("web"), Some(0.999), "{}", metrics.body);
+    // The hub served no request in these windows: its SLOs stay defined, with budget left.
+    let budget =
+        metrics.sample(r#"vigil_slo_error_budget_remaining_ratio{slo="latency",service="vigil"}"#);
+    assert_eq!(budget, Some(1.0), "{}", metrics.body);
+    assert!(!metrics.body.contains("NaN"), "{}", metrics.body);
 }

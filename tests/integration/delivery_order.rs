@@ -206,7 +206,7 @@ fn a_firing_alert_whose_rule_is_removed_is_resolved_and_notified() {
         "same labels"
     );
     worker.run_cron(t0 + 2 * MINUTE);
-    let left = worker.d1("SELECT rule_id FROM alert_state WHERE rule_id = 'kv-gone'");
+    let left = worker.d1("SELECT alert_key FROM alert_state WHERE rule_id = 'kv-gone'");
     assert!(
         left.is_empty(),
         "the resolved alert of a removed rule is dropped: {left:?}"

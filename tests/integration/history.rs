@@ -37,7 +37,8 @@ fn a_cron_run_reads_a_few_dozen_rows_with_thirty_days_of_history() {
 
     // The SLO report sees the 30 days: 1% of requests failed.
     let slos = worker.get("/metrics");
-    let budget = slos.sample(r#"vigil_slo_error_budget_remaining_ratio{slo="availability"}"#);
+    let budget = slos
+        .sample(r#"vigil_slo_error_budget_remaining_ratio{slo="availability",service="vigil"}"#);
     assert!(
         budget.is_some_and(|b| b < 0.0),
         "1% errors overspend a 99.9% objective: {budget:?}"

@@ -167,7 +167,11 @@ fn counts_survive_a_failed_aggregator_write_and_land_once_the_database_is_back()
     let auth = format!("Bearer {ADMIN_TOKEN}");
     let detailed = worker.request("GET", "/health/detailed", &[("Authorization", &auth)]);
     let aggregator = &detailed.json()["aggregator"];
-    assert!(aggregator["pendingSeries"].as_u64() > Some(0), "{}", detailed.body);
+    assert!(
+        aggregator["pendingSeries"].as_u64() > Some(0),
+        "{}",
+        detailed.body
+    );
     assert!(aggregator["lastError"].is_string(), "{}", detailed.body);
 
     worker.run_cron(now_ms());

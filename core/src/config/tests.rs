@@ -143,7 +143,9 @@ fn slo_settings_are_validated() {
     );
     let err = parse(&[("SLO_LATENCY_THRESHOLD_SECONDS", "0.3")]).unwrap_err();
     assert!(err.problem.contains("histogram bounds"), "{err}");
-    let slos = parse(&[("SLOS", r#"{"api": {"availability": 0.99}}"#)]).unwrap().slos;
+    let slos = parse(&[("SLOS", r#"{"api": {"availability": 0.99}}"#)])
+        .unwrap()
+        .slos;
     assert_eq!(slos.for_service("api").availability_objective, 0.99);
     let err = parse(&[("SLOS", r#"{"api": {"availability": 2}}"#)]).unwrap_err();
     assert_eq!(err.variable, "SLOS");

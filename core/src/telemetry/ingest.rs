@@ -238,7 +238,10 @@ mod tests {
         let folded = cap.apply(&mut flush);
         assert_eq!(folded, BTreeMap::from([("late".to_string(), 1)]));
         let (key, stats) = &flush.series[0];
-        assert_eq!((key.service.as_str(), key.route.as_str()), (OVERFLOW, OVERFLOW));
+        assert_eq!(
+            (key.service.as_str(), key.route.as_str()),
+            (OVERFLOW, OVERFLOW)
+        );
         assert_eq!(stats.count, 1);
     }
 }

@@ -3,11 +3,11 @@
 use serde_json::json;
 
 use super::{require_admin, RequestInfo};
+use crate::aggregator::client;
 use crate::build_info::{self, MIGRATIONS};
 use crate::config::Config;
 use crate::cron;
 use crate::health::checks::{self, Check, CheckResult, ServiceIdentity, Status};
-use crate::aggregator::client;
 use crate::health::diagnostics::{aggregator_report, backlog_report, heartbeat_report};
 use crate::health::{detailed as round_trips, probes};
 use crate::store::StoreError;

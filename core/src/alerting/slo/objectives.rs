@@ -34,9 +34,8 @@ impl SloObjectives {
                 services: BTreeMap::new(),
             });
         };
-        let overrides: BTreeMap<String, Override> = serde_json::from_str(text).map_err(|e| {
-            format!("is not a JSON object of services to objectives ({e})")
-        })?;
+        let overrides: BTreeMap<String, Override> = serde_json::from_str(text)
+            .map_err(|e| format!("is not a JSON object of services to objectives ({e})"))?;
         let mut services = BTreeMap::new();
         for (service, o) in overrides {
             let config = SloConfig {
@@ -54,10 +53,7 @@ impl SloObjectives {
 
     /// The objectives `service` is held to.
     pub fn for_service(&self, service: &str) -> SloConfig {
-        self.services
-            .get(service)
-            .copied()
-            .unwrap_or(self.defaults)
+        self.services.get(service).copied().unwrap_or(self.defaults)
     }
 }
 
@@ -101,7 +97,8 @@ mod tests {
     fn bad_overrides_name_the_service_and_field() {
         let parse = |text| SloObjectives::parse(SloConfig::default(), Some(text)).unwrap_err();
         assert!(parse(r#"{"api": {"availability": 1.5}}"#).contains("api.availability"));
-        assert!(parse(r#"{"api": {"latency_threshold_seconds": 0.3}}"#).contains("api.latency_threshold"));
+        assert!(parse(r#"{"api": {"latency_threshold_seconds": 0.3}}"#)
+            .contains("api.latency_threshold"));
         assert!(parse(r#"{"api": {"availabilty": 0.9}}"#).contains("unknown field"));
         assert!(parse("[1]").contains("JSON object"));
     }
