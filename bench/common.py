@@ -40,10 +40,6 @@ def _toml_value(value):
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def _table(header, table):
-    return [header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()] + [""]
-
-
 def vigil_config(extra_vars=None):
     """The project's wrangler.toml as harness.rs `test_config` adapts it: no `[build]`,
     absolute `main` and `migrations_dir`, `extra_vars` added to `[vars]`."""
@@ -53,17 +49,25 @@ def vigil_config(extra_vars=None):
     for db in config.get("d1_databases", []):
         db["migrations_dir"] = str(ROOT / db.get("migrations_dir", "migrations"))
     config["vars"] = {**config.get("vars", {}), "ENVIRONMENT": "bench", **(extra_vars or {})}
-    def is_tables(value):
-        return isinstance(value, list) and value and isinstance(value[0], dict)
+    return toml_text(config)
 
+
+def _is_tables(value):
+    return isinstance(value, list) and value and isinstance(value[0], dict)
+
+
+def toml_text(config, prefix=""):
+    """`config` (as tomllib reads it) back to TOML: plain keys first, then tables and arrays of
+    tables (nested ones as `[a.b]` / `[[a.b]]`)."""
     lines = [f"{k} = {_toml_value(v)}" for k, v in config.items()
-             if not isinstance(v, dict) and not is_tables(v)] + [""]
+             if not isinstance(v, dict) and not _is_tables(v)] + [""]
     for key, value in config.items():
+        name = f"{prefix}{key}"
         if isinstance(value, dict):
-            lines += _table(f"[{key}]", value)
-        elif is_tables(value):
+            lines += [f"[{name}]", toml_text(value, f"{name}.")]
+        elif _is_tables(value):
             for entry in value:
-                lines += _table(f"[[{key}]]", entry)
+                lines += [f"[[{name}]]", toml_text(entry, f"{name}.")]
     return "\n".join(lines)
 
 
@@ -72,17 +76,7 @@ def sender_config():
     to the hub's aggregator through the `vigil` library and forwards other requests to the hub."""
     config = tomllib.loads((ROOT / "tests/sender/wrangler.toml").read_text())
     config["main"] = str(ROOT / "tests/sender/build/worker/shim.mjs")
-    lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, (dict, list))]
-    lines.append("")
-    for key, value in config.items():
-        if isinstance(value, list):
-            for entry in value:
-                lines += _table(f"[[{key}]]", entry)
-        elif isinstance(value, dict):
-            for sub, entries in value.items():
-                for entry in entries:
-                    lines += _table(f"[[{key}.{sub}]]", entry)
-    return "\n".join(lines)
+    return toml_text(config)
 
 
 def free_port():

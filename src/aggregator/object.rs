@@ -109,12 +109,13 @@ impl MetricsAggregator {
     async fn merge(&self, body: &[u8]) -> std::result::Result<(), String> {
         let batch = parse_batch(body)?;
         self.pending.borrow_mut().absorb(batch.flush);
-        let mut counters = self.counters.borrow_mut();
-        for (name, by) in batch.cost.increments() {
-            *counters.entry(name).or_default() += by;
+        {
+            let mut counters = self.counters.borrow_mut();
+            for (name, by) in batch.cost.increments() {
+                *counters.entry(name).or_default() += by;
+            }
+            *counters.entry(AGGREGATOR_BATCHES.into()).or_default() += 1;
         }
-        *counters.entry(AGGREGATOR_BATCHES.into()).or_default() += 1;
-        drop(counters);
         if !self.alarm_set.get() {
             let at = now_ms() + WRITE_INTERVAL_MS;
             self.schedule(at).await.map_err(|e| e.to_string())?;

@@ -15,9 +15,6 @@ use vigil_core::telemetry::metrics::BUCKETS;
 const COLUMNS: &str = "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
     probes, probes_failed";
 
-/// D1 binds at most 100 parameters per statement: the minute and up to 90 services.
-const SERVICES_PER_STATEMENT: usize = 90;
-
 /// One service's stored row of running totals.
 #[derive(serde::Deserialize)]
 struct Totals {
@@ -131,17 +128,13 @@ impl Store {
                     .map(|&w| now_minute - (w / 60_000).max(1) as i64),
             )
             .collect();
-        let mut statements = Vec::new();
-        let mut order = Vec::new();
-        for chunk in services.chunks(SERVICES_PER_STATEMENT) {
-            for &minute in &points {
-                statements.push(self.totals_at(chunk, minute)?);
-                order.push(minute);
-            }
+        let mut statements = Vec::with_capacity(points.len());
+        for &minute in &points {
+            statements.push(self.totals_at(services, minute)?);
         }
         // totals[service][minute]
         let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
-        for (result, minute) in self.batch(statements).await?.into_iter().zip(order) {
+        for (result, &minute) in self.batch(statements).await?.into_iter().zip(&points) {
             for row in result.results::<Totals>()? {
                 let entry = totals.entry(row.service.clone()).or_default();
                 entry.insert(minute, row.into());
@@ -164,20 +157,23 @@ impl Store {
             .collect())
     }
 
-    /// One statement: each service's latest running totals at or before `minute`.
+    /// One statement: each service's latest running totals at or before `minute`. The inner
+    /// `MAX` is a seek on the primary key (service, minute), so each service costs a row or two
+    /// whatever the history. (D1 caps compound SELECTs at a few terms, hence no UNION.)
     fn totals_at(&self, services: &[String], minute: i64) -> StoreResult<Statement<'_>> {
-        let parts: Vec<String> = (0..services.len())
-            .map(|i| {
-                format!(
-                    "SELECT * FROM (SELECT service, {COLUMNS} FROM service_cumulative
-                     WHERE service = ?{} AND minute <= ?1 ORDER BY minute DESC LIMIT 1)",
-                    i + 2
-                )
-            })
-            .collect();
-        let mut values: Vec<JsValue> = vec![(minute as f64).into()];
-        values.extend(services.iter().map(|s| JsValue::from(s.as_str())));
-        self.prepare(parts.join(" UNION ALL ")).bind(&values)
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let names = serde_json::to_string(services).unwrap_or_else(|_| "[]".into());
+        self.prepare(format!(
+            "SELECT c.service, {columns} FROM json_each(?2) AS s
+             JOIN service_cumulative AS c ON c.service = s.value AND c.minute = (
+               SELECT MAX(minute) FROM service_cumulative
+               WHERE service = s.value AND minute <= ?1)"
+        ))
+        .bind(&[(minute as f64).into(), names.into()])
     }
 }
 
