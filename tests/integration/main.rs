@@ -2,6 +2,7 @@
 //! and R2. One binary with a libtest-compatible runner, so the instances it starts are ended once
 //! every test has run, whatever the outcome.
 
+mod configs;
 mod harness;
 
 mod aggregation;

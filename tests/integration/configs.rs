@@ -1,0 +1,62 @@
+//! The wrangler configs the harness runs: the project's `wrangler.toml` adapted per test, and
+//! the test sender's.
+
+use std::fs;
+
+use crate::harness::{project_dir, Options};
+
+/// The test sender's wrangler.toml with its entry point made absolute.
+pub fn sender_config() -> String {
+    let dir = project_dir().join("tests/sender");
+    let text = fs::read_to_string(dir.join("wrangler.toml")).expect("tests/sender/wrangler.toml");
+    let mut config: toml::Table = text.parse().expect("sender wrangler.toml is valid TOML");
+    let main = dir.join("build/worker/shim.mjs");
+    config.insert("main".into(), main.to_string_lossy().into_owned().into());
+    toml::to_string(&config).expect("config serializes")
+}
+
+/// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,
+/// bindings removed and vars added as `options` says.
+pub fn test_config(options: &Options) -> String {
+    let text = fs::read_to_string(project_dir().join("wrangler.toml")).expect("wrangler.toml");
+    let mut config: toml::Table = text.parse().expect("wrangler.toml is valid TOML");
+    config.remove("build");
+    let abs = |p: &str| project_dir().join(p).to_string_lossy().into_owned();
+    config.insert("main".into(), abs("build/worker/shim.mjs").into());
+    for section in [
+        "d1_databases",
+        "kv_namespaces",
+        "r2_buckets",
+        "analytics_engine_datasets",
+    ] {
+        if let Some(toml::Value::Array(bindings)) = config.get_mut(section) {
+            bindings.retain(|b| {
+                let name = b.get("binding").and_then(|n| n.as_str()).unwrap_or("");
+                !options.without_bindings.contains(&name)
+            });
+            for binding in bindings.iter_mut() {
+                if let Some(dir) = binding.get_mut("migrations_dir") {
+                    *dir = abs(dir.as_str().unwrap_or("migrations")).into();
+                }
+            }
+        }
+    }
+    if let Some(toml::Value::Table(objects)) = config.get_mut("durable_objects") {
+        if let Some(toml::Value::Array(bindings)) = objects.get_mut("bindings") {
+            bindings.retain(|b| {
+                let name = b.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                !options.without_bindings.contains(&name)
+            });
+        }
+    }
+    let vars = config
+        .entry("vars")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    if let toml::Value::Table(vars) = vars {
+        vars.insert("ENVIRONMENT".into(), "test".into());
+        for (name, value) in &options.vars {
+            vars.insert(name.to_string(), value.clone().into());
+        }
+    }
+    toml::to_string(&config).expect("config serializes")
+}
