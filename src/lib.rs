@@ -18,6 +18,8 @@ mod alerting;
 #[cfg(feature = "hub")]
 mod build_info;
 #[cfg(feature = "hub")]
+mod clock;
+#[cfg(feature = "hub")]
 mod console;
 #[cfg(feature = "hub")]
 mod cron;

@@ -7,6 +7,7 @@ use std::fmt;
 use worker::{Env, Method, Request, RequestInit};
 
 use crate::telemetry::ingest::{AggregatorStatus, Batch};
+use crate::telemetry::pipeline;
 use crate::timeout::with_timeout;
 
 /// The Durable Object binding's name, in the hub's and every sender's `wrangler.toml`.
@@ -74,6 +75,20 @@ pub async fn send(env: &Env, batch: &Batch, delivery: Delivery) -> Result<Ack, S
         (code, _) if code / 100 == 2 => Ok(Ack::Merged),
         (code, reason) => Err(SendError(format!("aggregator answered {code}: {reason}"))),
     }
+}
+
+/// Takes this isolate's unsent counts and sends them; on failure they go back for the next
+/// send. An empty batch is sent only when a write is asked for.
+pub async fn ship(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Ack, SendError> {
+    let batch = pipeline::take(now_ms);
+    if batch.is_empty() && delivery == Delivery::Merge {
+        return Ok(Ack::Merged);
+    }
+    let sent = send(env, &batch, delivery).await;
+    if sent.is_err() {
+        pipeline::restore(batch);
+    }
+    sent
 }
 
 /// Asks the aggregator what it holds (for `/health/detailed`).

@@ -15,7 +15,7 @@ use crate::telemetry::store_cost::Operation;
 /// How a flush went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Flushed {
-    /// Nothing to send.
+    /// Nothing to write (no aggregator binding, and nothing counted).
     Nothing,
     /// Merged by the aggregator (and written, if asked).
     Aggregated,
@@ -43,31 +43,34 @@ impl std::fmt::Display for FlushError {
 
 /// Sends this isolate's batch to the aggregator (or, without one, to D1).
 pub async fn flush(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Flushed, FlushError> {
+    if env.durable_object(client::BINDING).is_err() {
+        return write_directly(env, now_ms, delivery).await;
+    }
+    match client::ship(env, now_ms, delivery).await {
+        Ok(Ack::Merged) => Ok(Flushed::Aggregated),
+        Ok(Ack::WriteFailed(reason)) => Ok(Flushed::WriteFailed(reason)),
+        Err(e) => Err(FlushError::Send(e)),
+    }
+}
+
+/// Without an aggregator the hub writes its batch itself (one D1 batch), counting the fallback;
+/// a failed write puts the batch back.
+async fn write_directly(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Flushed, FlushError> {
     let batch = pipeline::take(now_ms);
     if batch.is_empty() && delivery == Delivery::Merge {
         return Ok(Flushed::Nothing);
     }
-    if env.durable_object(client::BINDING).is_err() {
-        let mut counters = batch.cost.increments();
-        counters.push((AGGREGATOR_FALLBACKS.to_string(), 1));
-        let written = match Store::open(env, Operation::Flush) {
-            Ok(store) => store.write_series(&batch.flush, &counters).await,
-            Err(e) => Err(e),
-        };
-        return match written {
-            Ok(()) => Ok(Flushed::Direct),
-            Err(e) => {
-                pipeline::restore(batch);
-                Err(FlushError::Store(e))
-            }
-        };
-    }
-    match client::send(env, &batch, delivery).await {
-        Ok(Ack::Merged) => Ok(Flushed::Aggregated),
-        Ok(Ack::WriteFailed(reason)) => Ok(Flushed::WriteFailed(reason)),
+    let mut counters = batch.cost.increments();
+    counters.push((AGGREGATOR_FALLBACKS.to_string(), 1));
+    let written = match Store::open(env, Operation::Flush) {
+        Ok(store) => store.write_series(&batch.flush, &counters).await,
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => Ok(Flushed::Direct),
         Err(e) => {
             pipeline::restore(batch);
-            Err(FlushError::Send(e))
+            Err(FlushError::Store(e))
         }
     }
 }

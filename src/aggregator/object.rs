@@ -11,9 +11,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use serde_json::Map;
-use worker::{durable_object, Date, Env, Method, Request, Response, Result, State};
+use worker::{durable_object, Env, Method, Request, Response, Result, State};
 
 use super::client::path;
+use crate::clock::now_ms;
 use crate::settings;
 use crate::store::Store;
 use crate::telemetry::counters::{AGGREGATOR_BATCHES, FOLDED_PREFIX};
@@ -65,7 +66,7 @@ impl worker::DurableObject for MetricsAggregator {
         let url = req.url()?;
         match (req.method(), url.path()) {
             (Method::Get, path::STATUS) => Response::from_json(&self.status()),
-            (Method::Post, "/ingest") => {
+            (Method::Post, path::INGEST) => {
                 let body = req.bytes().await?;
                 if body.len() > MAX_BODY_BYTES {
                     return Response::error(format!("batch over {MAX_BODY_BYTES} bytes"), 413);
@@ -109,13 +110,11 @@ impl MetricsAggregator {
     async fn merge(&self, body: &[u8]) -> std::result::Result<(), String> {
         let batch = parse_batch(body)?;
         self.pending.borrow_mut().absorb(batch.flush);
-        {
-            let mut counters = self.counters.borrow_mut();
-            for (name, by) in batch.cost.increments() {
-                *counters.entry(name).or_default() += by;
-            }
-            *counters.entry(AGGREGATOR_BATCHES.into()).or_default() += 1;
-        }
+        let batches = (AGGREGATOR_BATCHES.to_string(), 1);
+        add_counts(
+            &mut self.counters.borrow_mut(),
+            batch.cost.increments().into_iter().chain([batches]),
+        );
         if !self.alarm_set.get() {
             let at = now_ms() + WRITE_INTERVAL_MS;
             self.schedule(at).await.map_err(|e| e.to_string())?;
@@ -137,9 +136,7 @@ impl MetricsAggregator {
         self.pending.borrow_mut().absorb(own.flush);
         let mut flush = self.pending.borrow_mut().take(now);
         let mut counters = std::mem::take(&mut *self.counters.borrow_mut());
-        for (name, by) in own.cost.increments() {
-            *counters.entry(name).or_default() += by;
-        }
+        add_counts(&mut counters, own.cost.increments());
         if flush.is_empty() && counters.is_empty() {
             return Ok(());
         }
@@ -151,10 +148,7 @@ impl MetricsAggregator {
             }
             Err(reason) => {
                 self.pending.borrow_mut().absorb(flush);
-                let mut pending = self.counters.borrow_mut();
-                for (name, by) in counters {
-                    *pending.entry(name).or_default() += by;
-                }
+                add_counts(&mut self.counters.borrow_mut(), counters);
                 self.last_error.replace(Some((now, reason.clone())));
                 let message = "aggregator write failed; counts kept for the next write";
                 self.log_problem(message, "AggregatorWriteFailed", reason);
@@ -180,11 +174,10 @@ impl MetricsAggregator {
             Some(cap) => cap.apply(flush),
             None => BTreeMap::new(),
         };
-        for (service, n) in folded {
-            *counters
-                .entry(format!("{FOLDED_PREFIX}{service}"))
-                .or_default() += n;
-        }
+        let folded = folded
+            .into_iter()
+            .map(|(service, n)| (format!("{FOLDED_PREFIX}{service}"), n));
+        add_counts(counters, folded);
         let counters: Vec<(String, u64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
         store
             .write_series(flush, &counters)
@@ -211,6 +204,12 @@ impl MetricsAggregator {
     }
 }
 
-fn now_ms() -> f64 {
-    Date::now().as_millis() as f64
+/// Adds `(counter name, increment)` pairs to pending counter increments.
+fn add_counts(
+    counters: &mut BTreeMap<String, u64>,
+    counts: impl IntoIterator<Item = (String, u64)>,
+) {
+    for (name, by) in counts {
+        *counters.entry(name).or_default() += by;
+    }
 }

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use super::checks::round_ms;
-use super::probes::{now_ms, KV_BINDING, R2_BINDING};
+use super::probes::{KV_BINDING, R2_BINDING};
+use crate::clock::now_ms;
 use crate::store::Store;
 use crate::timeout::with_timeout;
 use vigil_core::telemetry::store_cost::Operation;

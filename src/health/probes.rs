@@ -5,8 +5,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use futures::future::join_all;
-use worker::{Date, Env};
+use worker::Env;
 
+use crate::clock::now_ms;
 use crate::timeout::with_timeout;
 
 use super::checks::{migration_gap, Check, CheckResult};
@@ -65,10 +66,6 @@ pub async fn run_one(env: &Env, caller: Caller, check: Check, timeout_ms: u32) -
         duration_ms: now_ms() - started,
         error,
     }
-}
-
-pub fn now_ms() -> f64 {
-    Date::now().as_millis() as f64
 }
 
 async fn probe(env: &Env, caller: Caller, check: Check) -> Result<(), String> {

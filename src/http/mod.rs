@@ -9,12 +9,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use serde_json::{json, Map, Value};
-use worker::{
-    AnalyticsEngineDataPointBuilder, Context, Date, Env, Headers, Request, Response, Result,
-};
+use worker::{AnalyticsEngineDataPointBuilder, Context, Env, Headers, Request, Response, Result};
 
 use crate::aggregator::client::Delivery;
 use crate::aggregator::hub;
+use crate::clock::now_ms;
 use crate::settings;
 use crate::telemetry::analytics::{self, RequestFacts};
 use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
@@ -241,10 +240,6 @@ fn query_pairs(raw_url: &str) -> Vec<(String, String)> {
             .collect(),
         None => Vec::new(),
     }
-}
-
-pub fn now_ms() -> f64 {
-    Date::now().as_millis() as f64
 }
 
 fn level_for(status: u16) -> Level {

@@ -134,34 +134,38 @@ fn operations(s: &Snapshot) -> Vec<Family> {
         1.0,
     );
 
-    let flushes = Family::counter(
-        "vigil_metrics_flush_batches",
-        "D1 write batches made by isolates flushing request metrics.",
-    )
-    .with(Vec::new(), s.counters.flush_batches as f64);
-    let dropped = Family::counter(
-        "vigil_metrics_dropped_requests",
-        "Requests an isolate could not count because its unflushed series hit the cap.",
-    )
-    .with(Vec::new(), s.counters.dropped_requests as f64);
-    let batches = Family::counter(
-        "vigil_aggregator_batches",
-        "Batches the aggregator merged from isolates (one Durable Object request each).",
-    )
-    .with(Vec::new(), s.counters.aggregator_batches as f64);
-    let fallbacks = Family::counter(
-        "vigil_aggregator_fallbacks",
-        "Metric flushes the hub wrote to D1 itself because it has no aggregator binding.",
-    )
-    .with(Vec::new(), s.counters.aggregator_fallbacks as f64);
+    let c = &s.counters;
+    let plain = [
+        (
+            "vigil_metrics_flush_batches",
+            "D1 write batches made by isolates flushing request metrics.",
+            c.flush_batches,
+        ),
+        (
+            "vigil_metrics_dropped_requests",
+            "Requests an isolate could not count because its unflushed series hit the cap.",
+            c.dropped_requests,
+        ),
+        (
+            "vigil_aggregator_batches",
+            "Batches the aggregator merged from isolates (one Durable Object request each).",
+            c.aggregator_batches,
+        ),
+        (
+            "vigil_aggregator_fallbacks",
+            "Metric flushes the hub wrote to D1 itself because it has no aggregator binding.",
+            c.aggregator_fallbacks,
+        ),
+    ]
+    .map(|(name, help, value)| Family::counter(name, help).with(Vec::new(), value as f64));
     let mut folded = Family::counter(
         "vigil_series_folded",
         "Series relabelled route=\"other\" by the per-service route cap, per service and minute.",
     );
-    for (service, n) in &s.counters.series_folded {
+    for (service, n) in &c.series_folded {
         folded.push([("service", service.clone())], *n as f64);
     }
-    vec![cron, build, flushes, dropped, batches, fallbacks, folded]
+    [vec![cron, build], plain.into(), vec![folded]].concat()
 }
 
 /// What Vigil's own D1 use costs, from D1's `rows_read` / `rows_written` of every statement.

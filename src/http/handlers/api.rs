@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 use super::{require_admin, store_unavailable, RequestInfo};
 use crate::alerting::dispatch::enabled_channels;
 use crate::alerting::engine;
+use crate::clock::now_ms;
 use crate::health::diagnostics::backlog_report;
-use crate::health::probes::now_ms;
 use crate::store::StoreError;
 use vigil_core::alerting::rules::Rule;
 use vigil_core::http::reply::{ApiError, Reply};
@@ -66,17 +66,17 @@ fn rule_with_instances(rule: &Rule, rows: &[AlertRow]) -> Value {
 
 fn instance(row: &AlertRow) -> Value {
     let iso = |ms: Option<f64>| ms.map(iso_timestamp);
-    let state = Some(&row.state);
+    let state = &row.state;
     json!({
         "alert": row.alert_key,
         "labels": row.labels,
-        "state": row.state.phase.as_str(),
-        "since": iso(state.and_then(|s| s.active_since_ms)),
-        "firedAt": iso(state.and_then(|s| s.fired_at_ms)),
-        "resolvedAt": iso(state.and_then(|s| s.resolved_at_ms)),
-        "lastValue": state.map(|s| s.last_value),
-        "lastEvaluation": iso(state.and_then(|s| s.last_eval_ms)),
-        "lastNotification": iso(state.and_then(|s| s.last_notified_ms)),
+        "state": state.phase.as_str(),
+        "since": iso(state.active_since_ms),
+        "firedAt": iso(state.fired_at_ms),
+        "resolvedAt": iso(state.resolved_at_ms),
+        "lastValue": state.last_value,
+        "lastEvaluation": iso(state.last_eval_ms),
+        "lastNotification": iso(state.last_notified_ms),
     })
 }
 

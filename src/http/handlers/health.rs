@@ -5,6 +5,7 @@ use serde_json::json;
 use super::{require_admin, RequestInfo};
 use crate::aggregator::client;
 use crate::build_info::{self, MIGRATIONS};
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::cron;
 use crate::health::checks::{self, Check, CheckResult, ServiceIdentity, Status};
@@ -40,7 +41,7 @@ pub async fn health(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Reply {
         &identity(req.config),
         &results,
         f64::from(req.config.slow_check_ms),
-        probes::now_ms(),
+        now_ms(),
         false,
     );
     Reply::json(status.http_status(), "application/health+json", &body)
@@ -56,7 +57,7 @@ pub async fn detailed(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Resul
         client::status(req.env)
     );
     record(req, &results, timing);
-    let now = probes::now_ms();
+    let now = now_ms();
     let slow_ms = f64::from(req.config.slow_check_ms);
     let identity = identity(req.config);
     let (mut status, mut body) = checks::render_health(&identity, &results, slow_ms, now, true);
@@ -68,10 +69,8 @@ pub async fn detailed(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Resul
         .map(|s| (s.component.to_string(), s.report()))
         .collect::<serde_json::Map<_, _>>()
         .into();
-    let (aggregator_status, aggregator) = match &aggregator {
-        Ok(s) => aggregator_report(Ok(s)),
-        Err(e) => aggregator_report(Err(&e.0)),
-    };
+    let (aggregator_status, aggregator) =
+        aggregator_report(aggregator.as_ref().map_err(|e| e.0.as_str()));
     status = status.max(aggregator_status);
     body["aggregator"] = aggregator;
     let (stored_status, stored) = stored_diagnostics(req, now).await;

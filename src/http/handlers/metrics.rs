@@ -3,8 +3,8 @@
 
 use super::{store_unavailable, RequestInfo};
 use crate::build_info;
+use crate::clock::now_ms;
 use crate::cron;
-use crate::health::probes::now_ms;
 use crate::store::StoreError;
 use crate::telemetry::catalog::{self, AlertSample, Snapshot};
 use crate::telemetry::exposition;

@@ -47,14 +47,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Some("now") => Delivery::MergeAndWrite,
                 _ => Delivery::Merge,
             };
-            let batch = pipeline::take(now);
-            match client::send(&env, &batch, delivery).await {
+            match client::ship(&env, now, delivery).await {
                 Ok(Ack::Merged) => Response::ok("sent"),
                 Ok(Ack::WriteFailed(reason)) => Response::error(reason, 502),
-                Err(e) => {
-                    pipeline::restore(batch);
-                    Response::error(e.to_string(), 503)
-                }
+                Err(e) => Response::error(e.to_string(), 503),
             }
         }
         _ => env.service("HUB")?.fetch_request(req).await,
