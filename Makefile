@@ -12,6 +12,10 @@ CARGO_BIN := $(HOME)/.cargo/bin
 NODE_BIN := $(CURDIR)/node_modules/.bin
 STATE_DIR := $(CURDIR)/.wrangler/state
 PORT ?= 8787
+APP_PORT ?= 8788
+# One dev registry for `make dev-example`'s two `wrangler dev` processes, so the example
+# application's Durable Object binding (`script_name = "vigil"`) reaches this hub.
+export WRANGLER_REGISTRY_PATH := $(CURDIR)/.wrangler/registry
 
 # worker-build uses these instead of downloading its own copies (which fails offline).
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
@@ -20,10 +24,11 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WRANGLER_SEND_METRICS := false
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help tools test-tools build build-test-sender migrate dev test lint bench clean
+.PHONY: help tools test-tools build build-test-sender build-example migrate migrate-example dev dev-example test lint bench clean
 
 help:
 	@echo "make dev    install what is missing, build, migrate local D1, serve on 127.0.0.1:$(PORT)"
+	@echo "make dev-example  the hub on 127.0.0.1:$(PORT) and the example application on 127.0.0.1:$(APP_PORT)"
 	@echo "make test   install what is missing, build, run unit and integration tests"
 	@echo "make lint   cargo fmt --check and clippy -D warnings for host and wasm32"
 	@echo "make bench  run the benchmarks in bench/"
@@ -61,12 +66,29 @@ build: tools
 build-test-sender: tools
 	cd tests/sender && worker-build --release
 
+# The example application that embeds Vigil (examples/app).
+build-example: tools
+	cd examples/app && worker-build --release
+
 migrate: build
 	CI=1 $(NODE_BIN)/wrangler d1 migrations apply DB --local --persist-to $(STATE_DIR)
 
 dev: migrate
 	@test -f .dev.vars || cp .dev.vars.example .dev.vars
 	$(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --test-scheduled
+
+migrate-example: build-example
+	cd examples/app && CI=1 $(NODE_BIN)/wrangler d1 migrations apply DB --local --persist-to $(STATE_DIR)/example
+
+# The hub and the example application, each in its own `wrangler dev` (wrangler gives a port
+# only to the first worker of one), joined by the dev registry above. Ctrl-C stops both.
+dev-example: migrate migrate-example
+	@test -f .dev.vars || cp .dev.vars.example .dev.vars
+	@set -m; \
+	$(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --test-scheduled & hub=$$!; \
+	(cd examples/app && exec $(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(APP_PORT) --inspector-port 0 --persist-to $(STATE_DIR)/example --test-scheduled) & app=$$!; \
+	trap 'kill -TERM -- -$$hub -$$app 2>/dev/null' INT TERM EXIT; \
+	wait $$hub $$app
 
 # The integration harness builds the worker once (`make build`) before starting instances.
 test: tools test-tools
@@ -81,4 +103,4 @@ bench: build
 	bench/run.sh
 
 clean:
-	rm -rf build tests/sender/build target .wrangler
+	rm -rf build tests/sender/build examples/app/build target .wrangler

@@ -10,6 +10,12 @@
 //! counts their requests and `aggregator::client` ships the counts to the hub.
 
 pub mod aggregator;
+mod bindings;
+mod clock;
+mod console;
+pub mod embed;
+mod errors;
+mod serving;
 pub mod telemetry;
 mod timeout;
 
@@ -17,10 +23,6 @@ mod timeout;
 mod alerting;
 #[cfg(feature = "hub")]
 mod build_info;
-#[cfg(feature = "hub")]
-mod clock;
-#[cfg(feature = "hub")]
-mod console;
 #[cfg(feature = "hub")]
 mod cron;
 #[cfg(feature = "hub")]

@@ -17,15 +17,10 @@ pub struct Heartbeat {
     pub last_error: Option<String>,
 }
 
-/// One request series' running totals.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RequestTotal {
-    pub service: String,
-    pub route: String,
-    pub method: String,
-    pub code: u16,
-    pub count: u64,
-    pub duration_sum: f64,
+/// A latency histogram stored as one column per bucket (`b0` … `b11`, non-cumulative, `+Inf`
+/// last), read back flattened into the row that holds it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct BucketColumns {
     pub b0: u64,
     pub b1: u64,
     pub b2: u64,
@@ -40,14 +35,44 @@ pub struct RequestTotal {
     pub b11: u64,
 }
 
-impl RequestTotal {
+impl BucketColumns {
+    /// The column names, in order, for SQL.
+    pub const NAMES: &'static str = "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11";
+
     /// Non-cumulative bucket counts, `+Inf` last.
-    pub fn buckets(&self) -> [u64; BUCKETS] {
+    pub fn counts(&self) -> [u64; BUCKETS] {
         [
             self.b0, self.b1, self.b2, self.b3, self.b4, self.b5, self.b6, self.b7, self.b8,
             self.b9, self.b10, self.b11,
         ]
     }
+}
+
+/// One request series' running totals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RequestTotal {
+    pub service: String,
+    pub route: String,
+    pub method: String,
+    pub code: u16,
+    pub count: u64,
+    pub duration_sum: f64,
+    #[serde(flatten)]
+    pub buckets: BucketColumns,
+}
+
+/// An application's D1 statements of one outcome: running totals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct QueryTotal {
+    pub service: String,
+    /// `ok` or `error`.
+    pub outcome: String,
+    pub count: u64,
+    pub duration_sum: f64,
+    #[serde(flatten)]
+    pub buckets: BucketColumns,
+    pub rows_read: u64,
+    pub rows_written: u64,
 }
 
 /// A dependency's latest self-probe result.

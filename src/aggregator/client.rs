@@ -32,13 +32,28 @@ pub enum Delivery {
     MergeAndWrite,
 }
 
-/// Why a batch did not reach the aggregator (the sender keeps it for its next flush).
+/// Why a batch did not reach the aggregator.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SendError(pub String);
+pub enum SendError {
+    /// Not delivered (no binding, no answer, an error): the sender keeps the batch for its
+    /// next flush.
+    Unreachable(String),
+    /// The aggregator refused the batch as invalid: sending it again cannot succeed, so it is
+    /// dropped rather than kept to poison every later flush.
+    Refused(String),
+}
+
+impl SendError {
+    pub fn reason(&self) -> &str {
+        match self {
+            SendError::Unreachable(reason) | SendError::Refused(reason) => reason,
+        }
+    }
+}
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.reason())
     }
 }
 
@@ -61,7 +76,7 @@ pub enum Ack {
 /// Sends `batch` to the aggregator and waits for it to be merged (and written, if asked).
 pub async fn send(env: &Env, batch: &Batch, delivery: Delivery) -> Result<Ack, SendError> {
     let body = serde_json::to_string(batch)
-        .map_err(|e| SendError(format!("batch does not serialize: {e}")))?;
+        .map_err(|e| SendError::Refused(format!("batch does not serialize: {e}")))?;
     let target = match delivery {
         Delivery::Merge => path::INGEST,
         Delivery::MergeAndWrite => path::INGEST_AND_WRITE,
@@ -69,23 +84,28 @@ pub async fn send(env: &Env, batch: &Batch, delivery: Delivery) -> Result<Ack, S
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
     let request = Request::new_with_init(&format!("https://aggregator{target}"), &init)
-        .map_err(|e| SendError(format!("request: {e}")))?;
+        .map_err(|e| SendError::Unreachable(format!("request: {e}")))?;
     match call(env, request).await? {
         (202, reason) => Ok(Ack::WriteFailed(reason)),
         (code, _) if code / 100 == 2 => Ok(Ack::Merged),
-        (code, reason) => Err(SendError(format!("aggregator answered {code}: {reason}"))),
+        (code @ (400 | 413), reason) => Err(SendError::Refused(format!(
+            "aggregator refused the batch ({code}): {reason}"
+        ))),
+        (code, reason) => Err(SendError::Unreachable(format!(
+            "aggregator answered {code}: {reason}"
+        ))),
     }
 }
 
-/// Takes this isolate's unsent counts and sends them; on failure they go back for the next
-/// send. An empty batch is sent only when a write is asked for.
+/// Takes this isolate's unsent counts and sends them; if they did not arrive they go back for
+/// the next send. An empty batch is sent only when a write is asked for.
 pub async fn ship(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Ack, SendError> {
     let batch = pipeline::take(now_ms);
     if batch.is_empty() && delivery == Delivery::Merge {
         return Ok(Ack::Merged);
     }
     let sent = send(env, &batch, delivery).await;
-    if sent.is_err() {
+    if let Err(SendError::Unreachable(_)) = sent {
         pipeline::restore(batch);
     }
     sent
@@ -94,24 +114,27 @@ pub async fn ship(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Ack, Sen
 /// Asks the aggregator what it holds (for `/health/detailed`).
 pub async fn status(env: &Env) -> Result<AggregatorStatus, SendError> {
     let request = Request::new(&format!("https://aggregator{}", path::STATUS), Method::Get)
-        .map_err(|e| SendError(format!("request: {e}")))?;
+        .map_err(|e| SendError::Unreachable(format!("request: {e}")))?;
     let (code, body) = call(env, request).await?;
     if code != 200 {
-        return Err(SendError(format!("aggregator answered {code}: {body}")));
+        return Err(SendError::Unreachable(format!(
+            "aggregator answered {code}: {body}"
+        )));
     }
-    serde_json::from_str(&body).map_err(|e| SendError(format!("status is not JSON: {e}")))
+    serde_json::from_str(&body)
+        .map_err(|e| SendError::Unreachable(format!("status is not JSON: {e}")))
 }
 
 /// One request to the fleet's aggregator: its status and body, bounded in time.
 async fn call(env: &Env, request: Request) -> Result<(u16, String), SendError> {
     let namespace = env.durable_object(BINDING).map_err(|_| {
-        SendError(format!(
+        SendError::Unreachable(format!(
             "Durable Object binding {BINDING} is not configured"
         ))
     })?;
     let stub = namespace
         .get_by_name(OBJECT_NAME)
-        .map_err(|e| SendError(format!("aggregator stub: {e}")))?;
+        .map_err(|e| SendError::Unreachable(format!("aggregator stub: {e}")))?;
     let exchange = async {
         let mut response = stub.fetch_with_request(request).await?;
         let body = response.text().await?;
@@ -119,8 +142,10 @@ async fn call(env: &Env, request: Request) -> Result<(u16, String), SendError> {
     };
     match with_timeout(exchange, SEND_TIMEOUT_MS).await {
         Some(Ok(answer)) => Ok(answer),
-        Some(Err(e)) => Err(SendError(format!("aggregator unreachable: {e}"))),
-        None => Err(SendError(format!(
+        Some(Err(e)) => Err(SendError::Unreachable(format!(
+            "aggregator unreachable: {e}"
+        ))),
+        None => Err(SendError::Unreachable(format!(
             "aggregator did not answer within {SEND_TIMEOUT_MS} ms"
         ))),
     }

@@ -63,7 +63,11 @@ async fn write_directly(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Fl
     let mut counters = batch.cost.increments();
     counters.push((AGGREGATOR_FALLBACKS.to_string(), 1));
     let written = match Store::open(env, Operation::Flush) {
-        Ok(store) => store.write_series(&batch.flush, &counters).await,
+        Ok(store) => {
+            store
+                .write_series(&batch.flush, &batch.queries, &counters)
+                .await
+        }
         Err(e) => Err(e),
     };
     match written {

@@ -22,6 +22,7 @@ use crate::telemetry::ingest::{parse_batch, AggregatorStatus, LabelCap};
 use crate::telemetry::log::{error_field, Level};
 use crate::telemetry::metrics::Aggregator;
 use crate::telemetry::pipeline;
+use crate::telemetry::queries::QueryLedger;
 use crate::telemetry::store_cost::Operation;
 
 /// The write interval: each series' minute row once per minute.
@@ -39,6 +40,8 @@ pub struct MetricsAggregator {
     state: State,
     env: Env,
     pending: RefCell<Aggregator>,
+    /// Applications' D1 query stats waiting for the next write.
+    pending_queries: RefCell<QueryLedger>,
     /// Counter increments waiting for the next write (D1 cost, batches, folded series).
     counters: RefCell<BTreeMap<String, u64>>,
     /// Stored labels, read from D1 at the first write.
@@ -54,6 +57,7 @@ impl worker::DurableObject for MetricsAggregator {
             state,
             env,
             pending: RefCell::default(),
+            pending_queries: RefCell::default(),
             counters: RefCell::default(),
             labels: RefCell::default(),
             alarm_set: Cell::new(false),
@@ -110,6 +114,7 @@ impl MetricsAggregator {
     async fn merge(&self, body: &[u8]) -> std::result::Result<(), String> {
         let batch = parse_batch(body)?;
         self.pending.borrow_mut().absorb(batch.flush);
+        self.pending_queries.borrow_mut().absorb(batch.queries);
         let batches = (AGGREGATOR_BATCHES.to_string(), 1);
         add_counts(
             &mut self.counters.borrow_mut(),
@@ -135,12 +140,15 @@ impl MetricsAggregator {
         let own = pipeline::take(now);
         self.pending.borrow_mut().absorb(own.flush);
         let mut flush = self.pending.borrow_mut().take(now);
+        let mut queries = self.pending_queries.borrow_mut().take();
         let mut counters = std::mem::take(&mut *self.counters.borrow_mut());
         add_counts(&mut counters, own.cost.increments());
-        if flush.is_empty() && counters.is_empty() {
+        if flush.is_empty() && queries.is_empty() && counters.is_empty() {
             return Ok(());
         }
-        let result = self.write_to_d1(&mut flush, &mut counters).await;
+        let result = self
+            .write_to_d1(&mut flush, &mut queries, &mut counters)
+            .await;
         match &result {
             Ok(()) => {
                 self.last_write_ms.set(Some(now));
@@ -148,6 +156,7 @@ impl MetricsAggregator {
             }
             Err(reason) => {
                 self.pending.borrow_mut().absorb(flush);
+                self.pending_queries.borrow_mut().absorb(queries);
                 add_counts(&mut self.counters.borrow_mut(), counters);
                 self.last_error.replace(Some((now, reason.clone())));
                 let message = "aggregator write failed; counts kept for the next write";
@@ -160,6 +169,7 @@ impl MetricsAggregator {
     async fn write_to_d1(
         &self,
         flush: &mut crate::telemetry::metrics::Flush,
+        queries: &mut QueryLedger,
         counters: &mut BTreeMap<String, u64>,
     ) -> std::result::Result<(), String> {
         let store = Store::open(&self.env, Operation::Flush).map_err(|e| e.to_string())?;
@@ -171,7 +181,11 @@ impl MetricsAggregator {
             self.labels.replace(Some(cap));
         }
         let folded = match self.labels.borrow_mut().as_mut() {
-            Some(cap) => cap.apply(flush),
+            Some(cap) => {
+                let folded = cap.apply(flush);
+                cap.apply_to_queries(queries);
+                folded
+            }
             None => BTreeMap::new(),
         };
         let folded = folded
@@ -180,7 +194,7 @@ impl MetricsAggregator {
         add_counts(counters, folded);
         let counters: Vec<(String, u64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
         store
-            .write_series(flush, &counters)
+            .write_series(flush, queries, &counters)
             .await
             .map_err(|e| e.to_string())
     }

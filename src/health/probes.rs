@@ -11,12 +11,11 @@ use crate::clock::now_ms;
 use crate::timeout::with_timeout;
 
 use super::checks::{migration_gap, Check, CheckResult};
+use crate::bindings::{probe_kv, probe_r2};
 use crate::build_info::MIGRATIONS;
-use crate::store::{describe, Store};
+use crate::store::Store;
 use vigil_core::telemetry::store_cost::Operation;
 
-/// Key read by the KV check and object headed by the R2 check; they need not exist.
-pub const PROBE_KEY: &str = "vigil:readiness-probe";
 pub const KV_BINDING: &str = "KV";
 pub const R2_BINDING: &str = "BUCKET";
 
@@ -83,25 +82,7 @@ async fn probe(env: &Env, caller: Caller, check: Check) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             migration_gap(MIGRATIONS, &applied)
         }
-        Check::Kv => {
-            let kv = env
-                .kv(KV_BINDING)
-                .map_err(|_| format!("KV binding {KV_BINDING} is not configured"))?;
-            kv.get(PROBE_KEY)
-                .text()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("KV read failed: {e}"))
-        }
-        Check::R2 => {
-            let bucket = env
-                .bucket(R2_BINDING)
-                .map_err(|_| format!("R2 binding {R2_BINDING} is not configured"))?;
-            bucket
-                .head(PROBE_KEY)
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("R2 head failed: {}", describe(&e)))
-        }
+        Check::Kv => probe_kv(env, KV_BINDING).await,
+        Check::R2 => probe_r2(env, R2_BINDING).await,
     }
 }

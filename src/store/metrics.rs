@@ -6,11 +6,12 @@ use wasm_bindgen::JsValue;
 
 use super::{Statement, Store, StoreResult};
 use vigil_core::alerting::window::minute_deltas;
-use vigil_core::records::RequestTotal;
+use vigil_core::records::{BucketColumns, QueryTotal, RequestTotal};
 use vigil_core::telemetry::counters::{DROPPED_REQUESTS, FLUSH_BATCHES};
 use vigil_core::telemetry::metrics::{Flush, SeriesKey, SeriesStats, BUCKETS};
+use vigil_core::telemetry::queries::QueryLedger;
 
-const BUCKET_COLUMNS: &str = "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11";
+const BUCKET_COLUMNS: &str = BucketColumns::NAMES;
 
 /// `bN = table.bN + excluded.bN` for every bucket column, for the adding upserts.
 fn add_buckets(table: &str) -> String {
@@ -33,12 +34,35 @@ fn series_totals(flush: &Flush) -> BTreeMap<SeriesKey, SeriesStats> {
     totals
 }
 
+/// The upsert adding one `(service, outcome)`'s query stats to its running totals.
+fn query_totals_sql() -> String {
+    let buckets = (7..7 + BUCKETS)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO d1_query_totals (service, outcome, count, duration_sum, rows_read, rows_written, {BUCKET_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, {buckets})
+         ON CONFLICT (service, outcome) DO UPDATE SET
+           count = d1_query_totals.count + excluded.count,
+           duration_sum = d1_query_totals.duration_sum + excluded.duration_sum,
+           rows_read = d1_query_totals.rows_read + excluded.rows_read,
+           rows_written = d1_query_totals.rows_written + excluded.rows_written, {add}",
+        add = add_buckets("d1_query_totals"),
+    )
+}
+
 impl Store {
     /// Adds a flush's series to their services' running totals per minute (what windows read)
-    /// and per series (what `/metrics` exposes), with `counters` (`(name, increment)`), in one D1
-    /// batch (one round trip, one transaction), and counts the batch. Each series is one upsert
-    /// however many minutes the flush spans.
-    pub async fn write_series(&self, flush: &Flush, counters: &[(String, u64)]) -> StoreResult<()> {
+    /// and per series (what `/metrics` exposes), applications' D1 query stats to theirs, and
+    /// `counters` (`(name, increment)`), in one D1 batch (one round trip, one transaction), and
+    /// counts the batch. Each series is one upsert however many minutes the flush spans.
+    pub async fn write_series(
+        &self,
+        flush: &Flush,
+        queries: &QueryLedger,
+        counters: &[(String, u64)],
+    ) -> StoreResult<()> {
         let placeholders = (5..5 + BUCKETS)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
@@ -68,6 +92,24 @@ impl Store {
         }
         for ((service, minute), delta) in minute_deltas(flush) {
             statements.extend(self.add_to_totals(service, minute, &delta)?);
+        }
+        for ((service, outcome), stats) in &queries.entries {
+            let mut values: Vec<JsValue> = vec![
+                service.as_str().into(),
+                outcome.as_str().into(),
+                (stats.timing.count as f64).into(),
+                stats.timing.duration_sum_seconds.into(),
+                (stats.rows_read as f64).into(),
+                (stats.rows_written as f64).into(),
+            ];
+            values.extend(
+                stats
+                    .timing
+                    .buckets
+                    .iter()
+                    .map(|&b| JsValue::from(b as f64)),
+            );
+            statements.push(self.prepare(query_totals_sql()).bind(&values)?);
         }
         statements.push(self.increment_counter(FLUSH_BATCHES, 1)?);
         for (name, by) in counters.iter().filter(|(_, by)| *by > 0) {
@@ -110,6 +152,16 @@ impl Store {
         self.prepare(format!(
             "SELECT service, route, method, code, count, duration_sum, {BUCKET_COLUMNS}
              FROM request_totals ORDER BY service, route, method, code LIMIT 10000"
+        ))
+        .all()
+        .await
+    }
+
+    /// Every application's D1 statement totals (a service has at most two rows).
+    pub async fn query_totals(&self) -> StoreResult<Vec<QueryTotal>> {
+        self.prepare(format!(
+            "SELECT service, outcome, count, duration_sum, {BUCKET_COLUMNS}, rows_read, rows_written
+             FROM d1_query_totals ORDER BY service, outcome LIMIT 1000"
         ))
         .all()
         .await

@@ -10,6 +10,7 @@ use wasm_bindgen::JsValue;
 
 use super::{Statement, Store, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
+use vigil_core::records::BucketColumns;
 use vigil_core::telemetry::metrics::BUCKETS;
 
 const COLUMNS: &str = "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
@@ -21,18 +22,8 @@ struct Totals {
     service: String,
     requests: u64,
     errors: u64,
-    b0: u64,
-    b1: u64,
-    b2: u64,
-    b3: u64,
-    b4: u64,
-    b5: u64,
-    b6: u64,
-    b7: u64,
-    b8: u64,
-    b9: u64,
-    b10: u64,
-    b11: u64,
+    #[serde(flatten)]
+    buckets: BucketColumns,
     probes: u64,
     probes_failed: u64,
 }
@@ -42,9 +33,7 @@ impl From<Totals> for WindowStats {
         WindowStats {
             requests: t.requests,
             errors: t.errors,
-            buckets: [
-                t.b0, t.b1, t.b2, t.b3, t.b4, t.b5, t.b6, t.b7, t.b8, t.b9, t.b10, t.b11,
-            ],
+            buckets: t.buckets.counts(),
             probes: t.probes,
             probes_failed: t.probes_failed,
         }

@@ -1,17 +1,19 @@
-//! This isolate's unflushed telemetry: one request-metrics [`Aggregator`] and one ledger of the
-//! D1 rows the isolate's statements cost. A flush takes both out as one [`Batch`] before sending
+//! This isolate's unflushed telemetry: one request-metrics [`Aggregator`], one ledger of the
+//! D1 rows the hub's own statements cost and one of an application's D1 query stats. A flush takes both out as one [`Batch`] before sending
 //! it, so concurrent requests never double count; a failed send puts the batch back.
 
 use std::cell::RefCell;
 
 use super::ingest::Batch;
 use super::metrics::{Aggregator, Served};
+use super::queries::{Query, QueryLedger};
 use super::store_cost::{CostLedger, Operation};
 
 thread_local! {
     // Wasm isolates are single-threaded: these are the isolate's.
     static AGGREGATOR: RefCell<Aggregator> = RefCell::new(Aggregator::default());
     static LEDGER: RefCell<CostLedger> = RefCell::new(CostLedger::default());
+    static QUERIES: RefCell<QueryLedger> = RefCell::new(QueryLedger::default());
 }
 
 /// Counts one served request.
@@ -22,6 +24,11 @@ pub fn record(now_ms: f64, served: &Served<'_>) {
 /// Adds the rows one D1 statement read and wrote to the isolate's ledger.
 pub fn bill(operation: Operation, read: u64, written: u64) {
     LEDGER.with(|l| l.borrow_mut().add(operation, read, written));
+}
+
+/// Counts one D1 statement an application ran.
+pub fn record_query(query: &Query<'_>) {
+    QUERIES.with(|q| q.borrow_mut().record(query));
 }
 
 /// Whether this isolate should flush now, given the flush interval.
@@ -36,11 +43,14 @@ pub fn flush_due(now_ms: f64, interval_seconds: u32) -> bool {
 pub fn take(now_ms: f64) -> Batch {
     let flush = AGGREGATOR.with(|a| a.borrow_mut().take(now_ms));
     let cost = LEDGER.with(|l| l.borrow_mut().take());
-    Batch::new(flush, cost)
+    let mut batch = Batch::new(flush, cost);
+    batch.queries = QUERIES.with(|q| q.borrow_mut().take());
+    batch
 }
 
 /// Puts back a batch that could not be delivered, so the next flush carries it.
 pub fn restore(batch: Batch) {
     AGGREGATOR.with(|a| a.borrow_mut().absorb(batch.flush));
     LEDGER.with(|l| l.borrow_mut().restore(batch.cost));
+    QUERIES.with(|q| q.borrow_mut().absorb(batch.queries));
 }

@@ -1,8 +1,10 @@
-//! The wrangler configs the harness runs: the project's `wrangler.toml` adapted per test, and
-//! the test sender's.
+//! The wrangler configs the harness runs: the project's `wrangler.toml` adapted per test, the
+//! test sender's and the example application's.
 
 use std::fs;
+use std::path::Path;
 
+use crate::app::AppOptions;
 use crate::harness::{project_dir, Options};
 
 /// The test sender's wrangler.toml with its entry point made absolute.
@@ -15,14 +17,22 @@ pub fn sender_config() -> String {
     toml::to_string(&config).expect("config serializes")
 }
 
-/// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,
-/// bindings removed and vars added as `options` says.
-pub fn test_config(options: &Options) -> String {
-    let text = fs::read_to_string(project_dir().join("wrangler.toml")).expect("wrangler.toml");
-    let mut config: toml::Table = text.parse().expect("wrangler.toml is valid TOML");
+/// The example application's wrangler.toml, adapted: no build step, absolute paths, bindings
+/// removed.
+pub fn app_config(options: &AppOptions) -> String {
+    let dir = project_dir().join("examples/app");
+    let text = fs::read_to_string(dir.join("wrangler.toml")).expect("examples/app/wrangler.toml");
+    let mut config: toml::Table = text.parse().expect("the app's wrangler.toml is valid TOML");
     config.remove("build");
-    let abs = |p: &str| project_dir().join(p).to_string_lossy().into_owned();
-    config.insert("main".into(), abs("build/worker/shim.mjs").into());
+    let main = dir.join("build/worker/shim.mjs");
+    config.insert("main".into(), main.to_string_lossy().into_owned().into());
+    adapt_bindings(&mut config, &dir, &options.without_bindings);
+    toml::to_string(&config).expect("config serializes")
+}
+
+/// Removes the storage bindings named in `without` and makes migration folders absolute
+/// (relative to `base`, the config's own folder).
+fn adapt_bindings(config: &mut toml::Table, base: &Path, without: &[&str]) {
     for section in [
         "d1_databases",
         "kv_namespaces",
@@ -32,15 +42,27 @@ pub fn test_config(options: &Options) -> String {
         if let Some(toml::Value::Array(bindings)) = config.get_mut(section) {
             bindings.retain(|b| {
                 let name = b.get("binding").and_then(|n| n.as_str()).unwrap_or("");
-                !options.without_bindings.contains(&name)
+                !without.contains(&name)
             });
             for binding in bindings.iter_mut() {
                 if let Some(dir) = binding.get_mut("migrations_dir") {
-                    *dir = abs(dir.as_str().unwrap_or("migrations")).into();
+                    let path = base.join(dir.as_str().unwrap_or("migrations"));
+                    *dir = path.to_string_lossy().into_owned().into();
                 }
             }
         }
     }
+}
+
+/// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,
+/// bindings removed and vars added as `options` says.
+pub fn test_config(options: &Options) -> String {
+    let text = fs::read_to_string(project_dir().join("wrangler.toml")).expect("wrangler.toml");
+    let mut config: toml::Table = text.parse().expect("wrangler.toml is valid TOML");
+    config.remove("build");
+    let main = project_dir().join("build/worker/shim.mjs");
+    config.insert("main".into(), main.to_string_lossy().into_owned().into());
+    adapt_bindings(&mut config, project_dir(), &options.without_bindings);
     if let Some(toml::Value::Table(objects)) = config.get_mut("durable_objects") {
         if let Some(toml::Value::Array(bindings)) = objects.get_mut("bindings") {
             bindings.retain(|b| {

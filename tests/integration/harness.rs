@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
+use crate::app::{App, AppOptions};
 use crate::configs::{sender_config, test_config};
 pub use crate::reply::{promtool_check, Reply};
 
@@ -31,13 +32,13 @@ fn wrangler() -> PathBuf {
     project_dir().join("node_modules/.bin/wrangler")
 }
 
-/// Builds the hub and the test sender once per test run (`make build build-test-sender`:
-/// worker-build with the cached tools).
+/// Builds the hub, the test sender and the example application once per test run (`make build
+/// build-test-sender build-example`: worker-build with the cached tools).
 pub fn build_once() {
     BUILD.call_once(|| {
         let status = Command::new("make")
             .arg("--no-print-directory")
-            .args(["build", "build-test-sender"])
+            .args(["build", "build-test-sender", "build-example"])
             .current_dir(project_dir())
             .status()
             .expect("make is installed");
@@ -63,6 +64,9 @@ pub struct Options {
     /// dev`: it gets the port, ships counts to the hub's aggregator on `/send`, and forwards
     /// every other request to the hub (its scheduled handler is then out of reach).
     pub with_sender: bool,
+    /// Run the example application (`examples/app`) next to the hub, in its own `wrangler dev`
+    /// on its own port, bound to this hub's aggregator through wrangler's dev registry.
+    pub app: Option<AppOptions>,
 }
 
 /// A running worker instance.
@@ -75,6 +79,8 @@ pub struct Worker {
     sender: Option<PathBuf>,
     log: PathBuf,
     child: Child,
+    /// The example application, when `Options::app` asked for it.
+    pub app: Option<App>,
 }
 
 impl Worker {
@@ -125,7 +131,12 @@ impl Worker {
         for attempt in 1..=3 {
             let mut worker = Worker::spawn(&dir, &config, sender.as_deref());
             match worker.wait_until_serving() {
-                Ok(()) => return worker,
+                Ok(()) => {
+                    if let Some(app) = &options.app {
+                        worker.app = Some(App::start(&dir.join("app"), &dir.join("registry"), app));
+                    }
+                    return worker;
+                }
                 Err(why) if attempt < 3 && why.contains("Address already in use") => {
                     let mut failed = worker;
                     failed.keep_dir = true;
@@ -139,31 +150,9 @@ impl Worker {
     fn spawn(dir: &Path, config: &Path, sender: Option<&Path>) -> Worker {
         let port = free_port();
         let log = dir.join("wrangler.log");
-        let log_file = fs::File::create(&log).expect("temp dir is writable");
-        let mut command = Command::new(wrangler());
-        command.arg("dev");
         // The first config's worker gets the port.
-        if let Some(sender) = sender {
-            command.arg("--config").arg(sender);
-        }
-        let child = command
-            .arg("--config")
-            .arg(config)
-            .args(["--local", "--ip", "127.0.0.1", "--test-scheduled"])
-            .args(["--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-            .arg("--persist-to")
-            .arg(dir.join("state"))
-            .args(["--show-interactive-dev-session=false", "--log-level", "log"])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CI", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .expect("wrangler is installed (make tools)");
-        RUNNING.lock().unwrap().push(child.id() as i32);
+        let configs: Vec<&Path> = sender.into_iter().chain([config]).collect();
+        let child = spawn_dev(dir, &configs, port, &dir.join("registry"), &log);
         Worker {
             base: format!("http://127.0.0.1:{port}"),
             keep_dir: false,
@@ -172,31 +161,13 @@ impl Worker {
             sender: sender.map(Path::to_path_buf),
             log,
             child,
+            app: None,
         }
     }
 
     fn wait_until_serving(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "wrangler dev exited with {status}:\n{}",
-                    self.logs()
-                ));
-            }
-            if ureq::get(&self.url("/livez"))
-                .timeout(Duration::from_secs(2))
-                .call()
-                .is_ok()
-            {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err(format!(
-            "worker did not answer within 120 s:\n{}",
-            self.logs()
-        ))
+        let probe = self.url("/livez");
+        wait_until_serving(&mut self.child, &probe, &self.log)
     }
 
     /// Applies the D1 migrations to this (running) instance's local database.
@@ -289,37 +260,111 @@ impl Worker {
         &self,
         predicate: impl Fn(&serde_json::Value) -> bool,
     ) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let lines: Vec<_> = self
-                .log_lines()
-                .into_iter()
-                .filter(|l| predicate(l))
-                .collect();
-            if !lines.is_empty() || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_log(&self.log, predicate)
     }
 
     /// The worker's structured log lines (one JSON object per line) printed so far.
     pub fn log_lines(&self) -> Vec<serde_json::Value> {
-        self.logs()
-            .lines()
-            .filter_map(|line| line.find('{').map(|start| &line[start..]))
-            .filter_map(|json| serde_json::from_str(json).ok())
-            .filter(|v: &serde_json::Value| v.get("service").is_some())
-            .collect()
+        log_lines(&self.log)
     }
+
+    /// The example application next to this hub (`Options::app`).
+    pub fn app(&self) -> &App {
+        self.app.as_ref().expect("started with Options::app")
+    }
+}
+
+/// Starts `wrangler dev` for `configs` (the first gets `port`) on `dir`'s local state, in its
+/// own process group, registered in the dev registry at `registry` (so workers of different
+/// `wrangler dev` processes sharing it can bind each other, and nothing else can).
+pub fn spawn_dev(dir: &Path, configs: &[&Path], port: u16, registry: &Path, log: &Path) -> Child {
+    let log_file = fs::File::create(log).expect("temp dir is writable");
+    let mut command = Command::new(wrangler());
+    command.arg("dev");
+    for config in configs {
+        command.arg("--config").arg(config);
+    }
+    let child = command
+        .args(["--local", "--ip", "127.0.0.1", "--test-scheduled"])
+        .args(["--port", &port.to_string()])
+        .args(["--inspector-port", &free_port().to_string()])
+        .arg("--persist-to")
+        .arg(dir.join("state"))
+        .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_REGISTRY_PATH", registry)
+        .env("CI", "1")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log file"))
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .expect("wrangler is installed (make tools)");
+    RUNNING.lock().unwrap().push(child.id() as i32);
+    child
+}
+
+/// Waits until `probe_url` answers, or says why it never will (with the log).
+pub fn wait_until_serving(child: &mut Child, probe_url: &str, log: &Path) -> Result<(), String> {
+    let logs = || fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("wrangler dev exited with {status}:\n{}", logs()));
+        }
+        if ureq::get(probe_url)
+            .timeout(Duration::from_secs(2))
+            .call()
+            .is_ok()
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(format!("worker did not answer within 120 s:\n{}", logs()))
+}
+
+/// Ends a process we started (its whole group) and forgets it.
+pub fn stop(child: &mut Child) {
+    let pgid = child.id() as i32;
+    stop_group(pgid);
+    let _ = child.wait();
+    RUNNING.lock().unwrap().retain(|&p| p != pgid);
+}
+
+/// See [`Worker::wait_for_log`].
+pub fn wait_for_log(
+    log: &Path,
+    predicate: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines: Vec<_> = log_lines(log)
+            .into_iter()
+            .filter(|l| predicate(l))
+            .collect();
+        if !lines.is_empty() || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The structured log lines (one JSON object per line) in a wrangler log.
+pub fn log_lines(log: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.find('{').map(|start| &line[start..]))
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .filter(|v: &serde_json::Value| v.get("service").is_some())
+        .collect()
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        stop_group(pgid);
-        let _ = self.child.wait();
-        RUNNING.lock().unwrap().retain(|&p| p != pgid);
+        self.app = None;
+        stop(&mut self.child);
         if !self.keep_dir && !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);
         }
@@ -356,7 +401,7 @@ fn stop_group(pgid: i32) {
 }
 
 /// Runs a wrangler command against an instance's local state (offline, no prompts).
-fn wrangler_on_state(dir: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+pub fn wrangler_on_state(dir: &Path, config: &Path, args: &[&str]) -> std::process::Output {
     Command::new(wrangler())
         .args(args)
         .arg("--local")
@@ -370,7 +415,7 @@ fn wrangler_on_state(dir: &Path, config: &Path, args: &[&str]) -> std::process::
         .expect("wrangler is installed (make tools)")
 }
 
-fn apply_migrations(dir: &Path, config: &Path) {
+pub fn apply_migrations(dir: &Path, config: &Path) {
     let output = wrangler_on_state(dir, config, &["d1", "migrations", "apply", "DB"]);
     assert!(
         output.status.success(),
@@ -382,7 +427,7 @@ fn apply_migrations(dir: &Path, config: &Path) {
 
 /// A free loopback port below Linux's ephemeral range (32768+), where ports the kernel hands
 /// out to other sockets (wrangler's and workerd's own among them) cannot land on it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let start = std::process::id() as usize * 7;
     for _ in 0..12_000 {

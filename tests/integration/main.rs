@@ -2,6 +2,7 @@
 //! and R2. One binary with a libtest-compatible runner, so the instances it starts are ended once
 //! every test has run, whatever the outcome.
 
+mod app;
 mod configs;
 mod harness;
 
@@ -9,6 +10,7 @@ mod aggregation;
 mod alerting;
 mod cron;
 mod delivery_order;
+mod embedded;
 mod health;
 mod history;
 mod liveness;
@@ -60,6 +62,7 @@ fn main() {
         alerting::all(),
         notifications::all(),
         delivery_order::all(),
+        embedded::all(),
     ]
     .into_iter()
     .flatten()

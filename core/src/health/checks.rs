@@ -31,9 +31,22 @@ impl Check {
     pub fn parse(name: &str) -> Option<Check> {
         Check::ALL.into_iter().find(|c| c.name() == name)
     }
+}
 
-    /// `componentType` in health+json.
-    fn component_type(self) -> &'static str {
+/// What a check is about: its name (in `/readyz/{check}` and health+json) and its health+json
+/// `componentType`. The hub's checks are the fixed [`Check`]s; an embedded application's are
+/// [`NamedCheck`]s over its own bindings and the checks it registers.
+pub trait Component {
+    fn name(&self) -> &str;
+    fn component_type(&self) -> &'static str;
+}
+
+impl Component for Check {
+    fn name(&self) -> &str {
+        Check::name(*self)
+    }
+
+    fn component_type(&self) -> &'static str {
         match self {
             Check::D1 | Check::Migrations => "datastore",
             Check::Kv | Check::R2 => "component",
@@ -41,16 +54,33 @@ impl Check {
     }
 }
 
+/// A check known by name: an application's binding or custom check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCheck {
+    pub name: String,
+    pub component_type: &'static str,
+}
+
+impl Component for NamedCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component_type(&self) -> &'static str {
+        self.component_type
+    }
+}
+
 /// The outcome of running one check.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CheckResult {
-    pub check: Check,
+pub struct CheckResult<C = Check> {
+    pub check: C,
     pub duration_ms: f64,
     /// Why the check failed; `None` when it passed.
     pub error: Option<String>,
 }
 
-impl CheckResult {
+impl<C> CheckResult<C> {
     pub fn passed(&self) -> bool {
         self.error.is_none()
     }
@@ -92,14 +122,16 @@ pub struct ProbeReport {
 /// otherwise (or with `?verbose`) one `[+]`/`[-]` line per check and a closing verdict.
 /// Excluded checks are listed as excluded and do not count. Failure reasons are withheld: the
 /// caller is unauthenticated; the reason goes to the log and `/health/detailed`.
-pub fn render_probe(
+pub fn render_probe<C: Component>(
     probe: &str,
-    results: &[CheckResult],
+    results: &[CheckResult<C>],
     excluded: &[String],
     verbose: bool,
 ) -> ProbeReport {
-    let is_excluded = |c: Check| excluded.iter().any(|e| e == c.name());
-    let failed = results.iter().any(|r| !r.passed() && !is_excluded(r.check));
+    let is_excluded = |c: &C| excluded.iter().any(|e| e == c.name());
+    let failed = results
+        .iter()
+        .any(|r| !r.passed() && !is_excluded(&r.check));
     let status = if failed { 503 } else { 200 };
     if !verbose && !failed {
         return ProbeReport {
@@ -110,7 +142,7 @@ pub fn render_probe(
     let mut body = String::new();
     for result in results {
         let name = result.check.name();
-        let line = match (is_excluded(result.check), result.passed()) {
+        let line = match (is_excluded(&result.check), result.passed()) {
             (true, _) => format!("[+]{name} excluded: ok\n"),
             (false, true) => format!("[+]{name} ok\n"),
             (false, false) => format!("[-]{name} failed: reason withheld\n"),
@@ -125,7 +157,7 @@ pub fn render_probe(
 }
 
 /// Renders a single check (`/readyz/{check}`): `ok`, or 503 with the reason withheld.
-pub fn render_single(result: &CheckResult) -> ProbeReport {
+pub fn render_single<C: Component>(result: &CheckResult<C>) -> ProbeReport {
     if result.passed() {
         ProbeReport {
             status: 200,
@@ -143,7 +175,7 @@ pub fn render_single(result: &CheckResult) -> ProbeReport {
 }
 
 /// The status of one check: fail on error, warn when slower than `slow_ms`, else pass.
-pub fn check_status(result: &CheckResult, slow_ms: f64) -> Status {
+pub fn check_status<C>(result: &CheckResult<C>, slow_ms: f64) -> Status {
     match (&result.error, result.duration_ms > slow_ms) {
         (Some(_), _) => Status::Fail,
         (None, true) => Status::Warn,
@@ -162,9 +194,9 @@ pub struct ServiceIdentity<'a> {
 
 /// Renders `/health` as `application/health+json` (draft-inadarei-api-health-check): overall
 /// status is the worst check status; `output` carries failure reasons only when `with_reasons`.
-pub fn render_health(
+pub fn render_health<C: Component>(
     identity: &ServiceIdentity<'_>,
-    results: &[CheckResult],
+    results: &[CheckResult<C>],
     slow_ms: f64,
     now_ms: f64,
     with_reasons: bool,

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod reply;
 pub mod request_id;
 pub mod routes;
+pub mod templates;
 pub mod timing;

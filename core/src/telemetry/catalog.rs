@@ -8,7 +8,9 @@ use super::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
 
 use super::counters::PipelineCounters;
 use crate::alerting::slo::SloReport;
-use crate::records::{ChannelBacklog, DependencyStatus, NotificationCount, RequestTotal};
+use crate::records::{
+    ChannelBacklog, DependencyStatus, NotificationCount, QueryTotal, RequestTotal,
+};
 
 /// One alert instance's state, as `vigil_alerts` reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,8 @@ pub struct Snapshot {
     /// The git revision the worker was built from.
     pub revision: String,
     pub requests: Vec<RequestTotal>,
+    /// Embedded applications' D1 statements.
+    pub queries: Vec<QueryTotal>,
     pub dependencies: Vec<DependencyStatus>,
     pub cron_last_success_ms: Option<f64>,
     /// The pipeline's own counters (flushes, aggregator, caps, D1 cost).
@@ -43,6 +47,7 @@ pub struct Snapshot {
 pub fn families(s: &Snapshot) -> Vec<Family> {
     [
         requests(s),
+        queries(s),
         dependencies(s),
         operations(s),
         store_costs(s),
@@ -79,7 +84,7 @@ fn requests(s: &Snapshot) -> Vec<Family> {
         let (buckets, sum) = per_route
             .entry((&row.service, &row.route, &row.method))
             .or_insert(([0; BUCKETS], 0.0));
-        for (total, add) in buckets.iter_mut().zip(row.buckets()) {
+        for (total, add) in buckets.iter_mut().zip(row.buckets.counts()) {
             *total += add;
         }
         *sum += row.duration_sum;
@@ -94,6 +99,54 @@ fn requests(s: &Snapshot) -> Vec<Family> {
         durations.push_histogram(labels, histogram);
     }
     vec![requests, durations]
+}
+
+/// Embedded applications' D1 statements: by outcome, their latency and the rows D1 billed.
+fn queries(s: &Snapshot) -> Vec<Family> {
+    let mut queries = Family::counter(
+        "vigil_d1_queries",
+        "D1 statements run by an application, by service and outcome (ok, error).",
+    );
+    let mut durations = Family::histogram(
+        "vigil_d1_query_duration_seconds",
+        "D1 statement duration as the application saw it, by service.",
+    )
+    .with_unit("seconds");
+    let mut read = Family::counter(
+        "vigil_d1_rows_read",
+        "Rows D1 reported read by an application's statements, by service.",
+    );
+    let mut written = Family::counter(
+        "vigil_d1_rows_written",
+        "Rows D1 reported written by an application's statements, by service.",
+    );
+    // Histogram and rows are per service: the per-outcome rows are summed.
+    let mut per_service: BTreeMap<&str, ([u64; BUCKETS], f64, u64, u64)> = BTreeMap::new();
+    for row in &s.queries {
+        let labels = [
+            ("service", row.service.clone()),
+            ("outcome", row.outcome.clone()),
+        ];
+        queries.push(labels, row.count as f64);
+        let (buckets, sum, rows_read, rows_written) =
+            per_service
+                .entry(&row.service)
+                .or_insert(([0; BUCKETS], 0.0, 0, 0));
+        for (total, add) in buckets.iter_mut().zip(row.buckets.counts()) {
+            *total += add;
+        }
+        *sum += row.duration_sum;
+        *rows_read += row.rows_read;
+        *rows_written += row.rows_written;
+    }
+    for (service, (buckets, sum, rows_read, rows_written)) in per_service {
+        let labels = [("service", service.to_string())];
+        let histogram = Histogram::from_counts(&BUCKET_BOUNDS_SECONDS, &buckets, sum);
+        durations.push_histogram(labels.clone(), histogram);
+        read.push(labels.clone(), rows_read as f64);
+        written.push(labels, rows_written as f64);
+    }
+    vec![queries, durations, read, written]
 }
 
 /// The latest self-probe of each dependency.

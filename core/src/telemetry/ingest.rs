@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{Flush, MAX_SERIES};
+use super::queries::QueryLedger;
 use super::store_cost::CostLedger;
 
 /// The batch format's version; a sender built for another version is refused with a reason.
@@ -28,13 +29,16 @@ pub const MAX_SERVICES: usize = 100;
 /// The label value that collects what the caps leave out.
 pub const OVERFLOW: &str = "other";
 
-/// One sender's unflushed counts: request series and the D1 rows it cost (hub isolates only).
+/// One sender's unflushed counts: request series, the D1 rows the hub's own statements cost
+/// (hub isolates only) and an application's D1 query stats (embedded applications only).
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub version: u32,
     pub flush: Flush,
     #[serde(default)]
     pub cost: CostLedger,
+    #[serde(default)]
+    pub queries: QueryLedger,
 }
 
 impl Batch {
@@ -43,11 +47,12 @@ impl Batch {
             version: VERSION,
             flush,
             cost,
+            queries: QueryLedger::default(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flush.is_empty() && self.cost.is_empty()
+        self.flush.is_empty() && self.cost.is_empty() && self.queries.is_empty()
     }
 }
 
@@ -81,19 +86,32 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, String> {
         ));
     }
     for (key, _) in &batch.flush.series {
-        for (name, value) in [("service", &key.service), ("route", &key.route)] {
-            if value.is_empty() || value.len() > MAX_LABEL_LEN {
-                return Err(format!(
-                    "{name} label must have 1 to {MAX_LABEL_LEN} bytes, got {}",
-                    value.len()
-                ));
-            }
-        }
+        check_label("service", &key.service)?;
+        check_label("route", &key.route)?;
         if !(100..=599).contains(&key.code) {
             return Err(format!("status code {} is not an HTTP status", key.code));
         }
     }
+    if batch.queries.entries.len() > 2 * MAX_SERVICES {
+        return Err(format!(
+            "batch carries query stats of {} services (at most {MAX_SERVICES})",
+            batch.queries.entries.len()
+        ));
+    }
+    for ((service, _), _) in &batch.queries.entries {
+        check_label("service", service)?;
+    }
     Ok(batch)
+}
+
+fn check_label(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > MAX_LABEL_LEN {
+        return Err(format!(
+            "{name} label must have 1 to {MAX_LABEL_LEN} bytes, got {}",
+            value.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The series labels already stored, so new ones can be held to the caps.
@@ -132,6 +150,27 @@ impl LabelCap {
             *flush = merged.take(0.0);
         }
         folded
+    }
+
+    /// Relabels query stats of services beyond the service cap to [`OVERFLOW`] (a service is
+    /// admitted by its requests, which come with its queries).
+    pub fn apply_to_queries(&self, queries: &mut QueryLedger) {
+        let known = |service: &str| self.routes.contains_key(service);
+        if queries.entries.iter().all(|((s, _), _)| known(s)) {
+            return;
+        }
+        let mut capped = QueryLedger::default();
+        for ((service, outcome), stats) in queries.take().entries {
+            let service = if known(&service) {
+                service
+            } else {
+                OVERFLOW.to_string()
+            };
+            capped.absorb(QueryLedger {
+                entries: vec![((service, outcome), stats)],
+            });
+        }
+        *queries = capped;
     }
 
     /// Whether `(service, route)` is, or may become, a stored series of its own.
@@ -243,5 +282,42 @@ mod tests {
             (OVERFLOW, OVERFLOW)
         );
         assert_eq!(stats.count, 1);
+    }
+
+    #[test]
+    fn query_stats_of_unknown_services_fold_into_other() {
+        use crate::telemetry::queries::{Query, QueryOutcome};
+        let mut cap = LabelCap::default();
+        cap.learn("notes", "/notes");
+        let mut queries = QueryLedger::default();
+        for service in ["notes", "ghost", "phantom"] {
+            queries.record(&Query {
+                service,
+                outcome: QueryOutcome::Ok,
+                duration_ms: 1.0,
+                rows_read: 2,
+                rows_written: 0,
+            });
+        }
+        cap.apply_to_queries(&mut queries);
+        let services: Vec<&str> = queries
+            .entries
+            .iter()
+            .map(|((s, _), _)| s.as_str())
+            .collect();
+        assert_eq!(services, ["notes", OVERFLOW]);
+        assert_eq!(queries.entries[1].1.timing.count, 2, "nothing is lost");
+    }
+
+    #[test]
+    fn query_stats_with_bad_service_labels_are_refused() {
+        use crate::telemetry::queries::QueryOutcome;
+        let mut batch = Batch::new(Flush::default(), CostLedger::default());
+        batch
+            .queries
+            .entries
+            .push(((String::new(), QueryOutcome::Ok), Default::default()));
+        let err = parse_batch(&serde_json::to_vec(&batch).unwrap()).unwrap_err();
+        assert!(err.contains("service label"), "{err}");
     }
 }

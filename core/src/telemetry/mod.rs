@@ -8,4 +8,5 @@ pub mod exposition;
 pub mod ingest;
 pub mod log;
 pub mod metrics;
+pub mod queries;
 pub mod store_cost;

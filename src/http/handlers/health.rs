@@ -70,7 +70,7 @@ pub async fn detailed(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Resul
         .collect::<serde_json::Map<_, _>>()
         .into();
     let (aggregator_status, aggregator) =
-        aggregator_report(aggregator.as_ref().map_err(|e| e.0.as_str()));
+        aggregator_report(aggregator.as_ref().map_err(|e| e.reason()));
     status = status.max(aggregator_status);
     body["aggregator"] = aggregator;
     let (stored_status, stored) = stored_diagnostics(req, now).await;

@@ -33,8 +33,9 @@ pub async fn metrics(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result
 
 async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
     let store = req.store()?;
-    let (requests, dependencies, heartbeat, counters) = futures::join!(
+    let (requests, queries, dependencies, heartbeat, counters) = futures::join!(
         store.request_totals(),
+        store.query_totals(),
         store.dependency_statuses(),
         store.read_heartbeat(cron::JOB),
         store.counters(),
@@ -49,6 +50,7 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         environment: req.config.environment.clone(),
         revision: build_info::REVISION.to_string(),
         requests: requests?,
+        queries: queries?,
         dependencies: dependencies?,
         cron_last_success_ms: heartbeat?.and_then(|hb| hb.last_success_ms),
         counters: PipelineCounters::from_stored(&counters?),

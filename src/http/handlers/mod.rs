@@ -81,7 +81,7 @@ pub async fn handle(
     timing: &mut ServerTiming,
 ) -> Result<Reply, ApiError> {
     match endpoint {
-        Endpoint::Livez => Ok(livez(req.accept, req.has_param("verbose"))),
+        Endpoint::Livez => Ok(crate::serving::livez(req.accept, req.has_param("verbose"))),
         Endpoint::Readyz => Ok(health::readyz(req, timing).await),
         Endpoint::ReadyzCheck(check) => Ok(health::readyz_check(req, check, timing).await),
         Endpoint::Health => Ok(health::health(req, timing).await),
@@ -106,16 +106,6 @@ fn store_unavailable(req: &RequestInfo<'_>, error: StoreError) -> ApiError {
         "Store Unavailable",
         "D1 could not be read; the reason is in the log",
     )
-}
-
-/// Liveness: the isolate runs and can answer. It touches no binding, so a failing dependency
-/// never makes an orchestrator restart a healthy process.
-pub fn livez(accept: &str, verbose: bool) -> Reply {
-    if accept.contains("application/json") {
-        return Reply::json(200, "application/json", &json!({"status": "ok"}));
-    }
-    let report = crate::health::checks::render_probe("livez", &[], &[], verbose);
-    Reply::text(report.status, report.body)
 }
 
 /// The admin endpoints need `ADMIN_TOKEN`; without one configured they refuse and say how to

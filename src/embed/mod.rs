@@ -1,0 +1,307 @@
+//! Vigil inside an application worker. The application keeps its own router; its `fetch` hands
+//! each request to [`Vigil::serve`] with the handler, and its `scheduled` calls
+//! [`Vigil::flush`]. Every request then gets a request id, `Server-Timing`, the JSON access-log
+//! line, an Analytics Engine datapoint and RED metrics under the application's route
+//! templates; Vigil serves the application's own `/livez`, `/readyz`, `/readyz/{check}` and
+//! `/health` (at the root or under a prefix); and the handler's [`Scope`] hands out an
+//! instrumented D1 handle. Counts travel to the hub's aggregator through the `AGGREGATOR`
+//! Durable Object binding (`script_name` = the hub).
+//!
+//! ```ignore
+//! thread_local! {
+//!     static VIGIL: Vigil = Vigil::new("notes")
+//!         .routes(&["/notes", "/notes/:id"])
+//!         .d1("DB")
+//!         .kv("CACHE");
+//! }
+//!
+//! #[event(fetch)]
+//! async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+//!     let vigil = VIGIL.with(Vigil::clone);
+//!     vigil.serve(req, env, ctx, |req, env, scope| app::route(req, env, scope)).await
+//! }
+//! ```
+
+mod d1;
+mod delivery;
+mod health;
+mod scope;
+
+use std::future::Future;
+use std::rc::Rc;
+
+use worker::{Context, Env, Request, Response, Result};
+
+use crate::clock::now_ms;
+use crate::console::SINK;
+use crate::serving::{self, Incoming};
+use crate::telemetry::log::{error_field, Level, Logger};
+use crate::telemetry::metrics::Served;
+use crate::telemetry::pipeline;
+use vigil_core::http::reply::{ApiError, Reply};
+use vigil_core::http::templates::RouteTemplates;
+use vigil_core::http::timing::ServerTiming;
+use vigil_core::telemetry::ingest::MAX_LABEL_LEN;
+
+pub use d1::{Database, Statement};
+pub use health::CheckFuture;
+pub use scope::Scope;
+
+use health::{Binding, CustomCheck, HealthEndpoints};
+
+/// How the wrapper behaves; every field has a default that suits most applications.
+#[derive(Debug, Clone)]
+struct Options {
+    /// Least interval between two shipments of this isolate's counts to the hub.
+    flush_seconds: u32,
+    /// Each readiness check's own timeout.
+    check_timeout_ms: u32,
+    /// A check slower than this shows `warn` in `/health`.
+    slow_check_ms: u32,
+    /// A D1 statement slower than this is logged at `warn`.
+    slow_query_ms: u32,
+    environment: String,
+    log_level: Level,
+}
+
+#[derive(Clone)]
+struct Inner {
+    service: String,
+    routes: RouteTemplates,
+    endpoints: HealthEndpoints,
+    bindings: Vec<Binding>,
+    checks: Vec<CustomCheck>,
+    options: Options,
+    /// What the builder refused (a malformed template, an invalid name), logged with every
+    /// request's access line until fixed; the application keeps serving meanwhile.
+    problems: Vec<String>,
+}
+
+/// Vigil for one application: its service name, route templates, readiness checks and
+/// options. Cheap to clone; build it once per isolate (e.g. in a `thread_local!`).
+#[derive(Clone)]
+pub struct Vigil(Rc<Inner>);
+
+impl Vigil {
+    /// Vigil for the application `service` (its `service` label at the hub: 1 to 200 bytes).
+    pub fn new(service: &str) -> Vigil {
+        let mut problems = Vec::new();
+        let service = if service.is_empty() || service.len() > MAX_LABEL_LEN {
+            problems.push(format!(
+                "service name must have 1 to {MAX_LABEL_LEN} bytes; counting as \"app\""
+            ));
+            "app".to_string()
+        } else {
+            service.to_string()
+        };
+        Vigil(Rc::new(Inner {
+            service,
+            routes: RouteTemplates::default(),
+            endpoints: HealthEndpoints::at(""),
+            bindings: Vec::new(),
+            checks: Vec::new(),
+            options: Options {
+                flush_seconds: 10,
+                check_timeout_ms: 2_000,
+                slow_check_ms: 500,
+                slow_query_ms: 100,
+                environment: "production".into(),
+                log_level: Level::Info,
+            },
+            problems,
+        }))
+    }
+
+    fn change(mut self, edit: impl FnOnce(&mut Inner)) -> Vigil {
+        edit(Rc::make_mut(&mut self.0));
+        self
+    }
+
+    /// The application's route templates (`/notes/:id`, `/assets/*`): request metrics are
+    /// labelled with the one a path matches. A handler may name its route itself
+    /// ([`Scope::set_route`]); a path neither names is `unmatched` when answered 404, else its
+    /// ids are replaced by `:id`.
+    pub fn routes(self, templates: &[&str]) -> Vigil {
+        self.change(|inner| match RouteTemplates::parse(templates) {
+            Ok(routes) => inner.routes = routes,
+            Err(problem) => inner.problems.push(problem),
+        })
+    }
+
+    /// Serves the health endpoints under `prefix` (e.g. `/_vigil`) instead of the root, so
+    /// they cannot collide with the application's routes.
+    pub fn health_at(self, prefix: &str) -> Vigil {
+        self.change(|inner| match HealthEndpoints::parse(prefix) {
+            Ok(endpoints) => inner.endpoints = endpoints,
+            Err(problem) => inner.problems.push(problem),
+        })
+    }
+
+    /// Checks the D1 database bound as `binding` (readiness check `d1`, or `d1-<binding>`
+    /// when the application checks several).
+    pub fn d1(self, binding: &str) -> Vigil {
+        self.change(|inner| inner.bindings.push(Binding::d1(binding)))
+    }
+
+    /// Checks the KV namespace bound as `binding`.
+    pub fn kv(self, binding: &str) -> Vigil {
+        self.change(|inner| inner.bindings.push(Binding::kv(binding)))
+    }
+
+    /// Checks the R2 bucket bound as `binding`.
+    pub fn r2(self, binding: &str) -> Vigil {
+        self.change(|inner| inner.bindings.push(Binding::r2(binding)))
+    }
+
+    /// Registers a readiness check: `check(env)` resolves to `Ok(())` or the reason it failed
+    /// (logged and shown nowhere public). It runs with the others, under the check timeout.
+    pub fn check(self, name: &str, check: fn(Env) -> CheckFuture) -> Vigil {
+        self.change(|inner| match CustomCheck::new(name, check) {
+            Ok(check) => inner.checks.push(check),
+            Err(problem) => inner.problems.push(problem),
+        })
+    }
+
+    /// Logs D1 statements slower than `ms` at `warn` (default 100 ms).
+    pub fn slow_query_ms(self, ms: u32) -> Vigil {
+        self.change(|inner| inner.options.slow_query_ms = ms)
+    }
+
+    /// Ships counts to the hub at most every `seconds` (default 10; 0 = after every request).
+    pub fn flush_seconds(self, seconds: u32) -> Vigil {
+        self.change(|inner| inner.options.flush_seconds = seconds)
+    }
+
+    /// The `environment` field of log lines (default `production`).
+    pub fn environment(self, environment: &str) -> Vigil {
+        self.change(|inner| inner.options.environment = environment.to_string())
+    }
+
+    fn logger(&self) -> Logger {
+        let options = &self.0.options;
+        Logger::new(
+            options.log_level,
+            &self.0.service,
+            &options.environment,
+            SINK,
+        )
+    }
+
+    /// Serves one request: Vigil's health endpoints itself, everything else through `handler`,
+    /// observing both. An `Err` from the handler becomes a problem+json 500 whose reason goes
+    /// to the log only.
+    pub async fn serve<H, F>(
+        &self,
+        req: Request,
+        env: Env,
+        ctx: Context,
+        handler: H,
+    ) -> Result<Response>
+    where
+        H: FnOnce(Request, Env, Scope) -> F,
+        F: Future<Output = Result<Response>>,
+    {
+        let started_ms = now_ms();
+        let incoming = Incoming::read(&req);
+        let logger = self.logger();
+        let scope = Scope::new(
+            &self.0.service,
+            &incoming.request_id,
+            &logger,
+            self.0.options.slow_query_ms,
+        );
+        let mut timing = ServerTiming::default();
+        let (answer, route, error) =
+            match self.0.endpoints.resolve(&incoming.method, &incoming.path) {
+                Some(endpoint) => {
+                    let route = endpoint.template.clone();
+                    let reply =
+                        health::answer(self, &endpoint, &incoming, &env, &scope, &mut timing).await;
+                    (Answer::Vigil(reply), route, None)
+                }
+                None => match handler(req, env.clone(), scope.clone()).await {
+                    Ok(response) => {
+                        let status = response.status_code();
+                        let route = scope
+                            .route()
+                            .unwrap_or_else(|| self.0.routes.label(&incoming.path, status));
+                        (Answer::App(response), route, None)
+                    }
+                    Err(e) => {
+                        let reason = crate::errors::describe(&e);
+                        let problem = ApiError::new(
+                            500,
+                            "Internal Server Error",
+                            "the request failed; the reason is in the log under its request id",
+                        );
+                        let route = scope
+                            .route()
+                            .unwrap_or_else(|| self.0.routes.label(&incoming.path, 500));
+                        let reply = problem.into_reply(&incoming.path, &incoming.request_id);
+                        (
+                            Answer::Vigil(reply),
+                            route,
+                            Some(error_field("HandlerError", &reason)),
+                        )
+                    }
+                },
+            };
+        let finished_ms = now_ms();
+        let duration_ms = finished_ms - started_ms;
+        let status = answer.status();
+        let facts = incoming.facts(&route, status, duration_ms, scope.d1_statements());
+        let error = error.or_else(|| self.problems_field());
+        serving::observe(&incoming, &facts, error, &env, &logger);
+        pipeline::record(
+            finished_ms,
+            &Served {
+                service: &self.0.service,
+                route: &route,
+                method: &incoming.method,
+                code: status,
+                duration_ms,
+            },
+        );
+        if pipeline::flush_due(finished_ms, self.0.options.flush_seconds) {
+            let (env, logger) = (env.clone(), logger.clone());
+            ctx.wait_until(async move { delivery::ship(&env, &logger, finished_ms).await });
+        }
+        let server_timing = timing.header(duration_ms);
+        match answer {
+            Answer::Vigil(reply) => serving::to_response(
+                reply,
+                incoming.method == "HEAD",
+                &incoming.request_id,
+                &server_timing,
+            ),
+            Answer::App(response) => serving::stamp(response, &incoming.request_id, &server_timing),
+        }
+    }
+
+    /// Ships this isolate's counts to the hub now: call it from the application's `scheduled`
+    /// handler, so an isolate that went quiet does not sit on its counts.
+    pub async fn flush(&self, env: &Env) {
+        delivery::ship(env, &self.logger(), now_ms()).await;
+    }
+
+    fn problems_field(&self) -> Option<serde_json::Value> {
+        (!self.0.problems.is_empty())
+            .then(|| error_field("VigilConfiguration", &self.0.problems.join("; ")))
+    }
+}
+
+/// Who answered a request.
+enum Answer {
+    /// Vigil itself: a health endpoint, or the problem document of a failed handler.
+    Vigil(Reply),
+    App(Response),
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        match self {
+            Answer::Vigil(reply) => reply.status,
+            Answer::App(response) => response.status_code(),
+        }
+    }
+}
