@@ -99,7 +99,7 @@ lint: tools
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
 
-bench: build
+bench: build build-test-sender build-example
 	bench/run.sh
 
 clean:

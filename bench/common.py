@@ -79,6 +79,20 @@ def sender_config():
     return toml_text(config)
 
 
+def app_config(build_dir="build", extra_vars=None):
+    """The example application (examples/app) with an absolute `main` (from `build_dir`) and
+    migrations folder, without its build step."""
+    app = ROOT / "examples/app"
+    config = tomllib.loads((app / "wrangler.toml").read_text())
+    config.pop("build", None)
+    config["main"] = str(app / build_dir / "worker/shim.mjs")
+    for db in config.get("d1_databases", []):
+        db["migrations_dir"] = str(app / db.get("migrations_dir", "migrations"))
+    if extra_vars:
+        config["vars"] = extra_vars
+    return toml_text(config)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,9 +104,13 @@ class Worker:
     (the baseline's own wrangler.toml) is used as is. Use as a context manager."""
 
     def __init__(self, config_text=None, config_path=None, migrate=True, seed_sql=None,
-                 front_config=None):
+                 front_config=None, registry=None, probe="/livez"):
         """`front_config`: a second worker's config, run first in the same `wrangler dev` (it
-        gets the port), e.g. `sender_config()` in front of the hub."""
+        gets the port), e.g. `sender_config()` in front of the hub. `registry`: a wrangler dev
+        registry folder shared with other instances, so their workers can bind each other.
+        `probe`: the path that answers once the worker serves."""
+        self.env = {**ENV, **({"WRANGLER_REGISTRY_PATH": str(registry)} if registry else {})}
+        self.probe = probe
         self.dir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
         self.front = None
         if front_config:
@@ -130,7 +148,7 @@ class Worker:
                  "--port", str(port), "--inspector-port", str(free_port()),
                  "--persist-to", str(self.state),
                  "--show-interactive-dev-session=false", "--log-level", "log"],
-                env=ENV, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         _running.append(self)
         deadline = time.monotonic() + 120
@@ -138,7 +156,7 @@ class Worker:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"wrangler dev exited:\n{self.log.read_text()[-3000:]}")
             try:
-                if get(self.base, "/livez", timeout=2)[0] == 200:
+                if get(self.base, self.probe, timeout=2)[0] == 200:
                     return self
             except OSError:
                 pass

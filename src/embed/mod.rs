@@ -7,7 +7,7 @@
 //! instrumented D1 handle. Counts travel to the hub's aggregator through the `AGGREGATOR`
 //! Durable Object binding (`script_name` = the hub).
 //!
-//! ```ignore
+//! ```text
 //! thread_local! {
 //!     static VIGIL: Vigil = Vigil::new("notes")
 //!         .routes(&["/notes", "/notes/:id"])
@@ -61,7 +61,6 @@ struct Options {
     /// A D1 statement slower than this is logged at `warn`.
     slow_query_ms: u32,
     environment: String,
-    log_level: Level,
 }
 
 #[derive(Clone)]
@@ -106,7 +105,6 @@ impl Vigil {
                 slow_check_ms: 500,
                 slow_query_ms: 100,
                 environment: "production".into(),
-                log_level: Level::Info,
             },
             problems,
         }))
@@ -179,12 +177,7 @@ impl Vigil {
 
     fn logger(&self) -> Logger {
         let options = &self.0.options;
-        Logger::new(
-            options.log_level,
-            &self.0.service,
-            &options.environment,
-            SINK,
-        )
+        Logger::new(Level::Info, &self.0.service, &options.environment, SINK)
     }
 
     /// Serves one request: Vigil's health endpoints itself, everything else through `handler`,
@@ -214,37 +207,14 @@ impl Vigil {
         let (answer, route, error) =
             match self.0.endpoints.resolve(&incoming.method, &incoming.path) {
                 Some(endpoint) => {
-                    let route = endpoint.template.clone();
                     let reply =
                         health::answer(self, &endpoint, &incoming, &env, &scope, &mut timing).await;
-                    (Answer::Vigil(reply), route, None)
+                    (Answer::Vigil(reply), endpoint.template, None)
                 }
-                None => match handler(req, env.clone(), scope.clone()).await {
-                    Ok(response) => {
-                        let status = response.status_code();
-                        let route = scope
-                            .route()
-                            .unwrap_or_else(|| self.0.routes.label(&incoming.path, status));
-                        (Answer::App(response), route, None)
-                    }
-                    Err(e) => {
-                        let reason = crate::errors::describe(&e);
-                        let problem = ApiError::new(
-                            500,
-                            "Internal Server Error",
-                            "the request failed; the reason is in the log under its request id",
-                        );
-                        let route = scope
-                            .route()
-                            .unwrap_or_else(|| self.0.routes.label(&incoming.path, 500));
-                        let reply = problem.into_reply(&incoming.path, &incoming.request_id);
-                        (
-                            Answer::Vigil(reply),
-                            route,
-                            Some(error_field("HandlerError", &reason)),
-                        )
-                    }
-                },
+                None => {
+                    let outcome = handler(req, env.clone(), scope.clone()).await;
+                    self.app_answer(outcome, &incoming, &scope)
+                }
             };
         let finished_ms = now_ms();
         let duration_ms = finished_ms - started_ms;
@@ -252,16 +222,7 @@ impl Vigil {
         let facts = incoming.facts(&route, status, duration_ms, scope.d1_statements());
         let error = error.or_else(|| self.problems_field());
         serving::observe(&incoming, &facts, error, &env, &logger);
-        pipeline::record(
-            finished_ms,
-            &Served {
-                service: &self.0.service,
-                route: &route,
-                method: &incoming.method,
-                code: status,
-                duration_ms,
-            },
-        );
+        self.count(&incoming, &route, status, duration_ms, finished_ms);
         if pipeline::flush_due(finished_ms, self.0.options.flush_seconds) {
             let (env, logger) = (env.clone(), logger.clone());
             ctx.wait_until(async move { delivery::ship(&env, &logger, finished_ms).await });
@@ -276,6 +237,46 @@ impl Vigil {
             ),
             Answer::App(response) => serving::stamp(response, &incoming.request_id, &server_timing),
         }
+    }
+
+    /// The application's answer, its route label and, for an `Err`, the error to log: the
+    /// caller gets a problem+json 500 without the reason.
+    fn app_answer(
+        &self,
+        outcome: Result<Response>,
+        incoming: &Incoming,
+        scope: &Scope,
+    ) -> (Answer, String, Option<serde_json::Value>) {
+        let label = |status| {
+            scope
+                .route()
+                .unwrap_or_else(|| self.0.routes.label(&incoming.path, status))
+        };
+        match outcome {
+            Ok(response) => {
+                let route = label(response.status_code());
+                (Answer::App(response), route, None)
+            }
+            Err(e) => {
+                let detail = "the request failed; the reason is in the log under its request id";
+                let problem = ApiError::new(500, "Internal Server Error", detail);
+                let reply = problem.into_reply(&incoming.path, &incoming.request_id);
+                let error = error_field("HandlerError", &crate::errors::describe(&e));
+                (Answer::Vigil(reply), label(500), Some(error))
+            }
+        }
+    }
+
+    /// Counts the request in the isolate's pipeline under the application's service.
+    fn count(&self, incoming: &Incoming, route: &str, code: u16, duration_ms: f64, at_ms: f64) {
+        let served = Served {
+            service: &self.0.service,
+            route,
+            method: &incoming.method,
+            code,
+            duration_ms,
+        };
+        pipeline::record(at_ms, &served);
     }
 
     /// Ships this isolate's counts to the hub now: call it from the application's `scheduled`

@@ -40,11 +40,19 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     vigil.serve(req, env, ctx, notes::route).await
 }
 
-/// The same handlers without Vigil (`--features bare`), for the benchmark only.
+/// The same handlers without Vigil (`--features bare`), for the benchmark only. It writes one
+/// console line per request, as Vigil writes the access line, unless `QUIET` is set: locally,
+/// console output dominates a request's cost, so the benchmark measures it apart.
 #[cfg(feature = "bare")]
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    notes::route(req, env, vigil::embed::Scope::unobserved()).await
+    let quiet = env.var("QUIET").is_ok();
+    let path = req.path();
+    let response = notes::route(req, env, vigil::embed::Scope::unobserved()).await;
+    if !quiet {
+        worker::console_log!("{{\"message\":\"request\",\"path\":{path:?}}}");
+    }
+    response
 }
 
 #[event(scheduled)]
