@@ -107,7 +107,6 @@ fn notification(
     origin: &Origin<'_>,
 ) -> AlertNotification {
     AlertNotification {
-        rule_id: subject.alertname.to_string(),
         alertname: subject.alertname.to_string(),
         severity: subject.severity,
         kind,

@@ -74,8 +74,8 @@ impl NotificationKind {
 /// One alert transition, as stored in the outbox and rendered per channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertNotification {
-    pub rule_id: String,
-    /// The rule id; kept separately because receivers key on `alertname`.
+    /// The rule's id, under the name receivers key on. (Outbox rows written by earlier
+    /// versions also carry it as `rule_id`; serde ignores that field.)
     pub alertname: String,
     pub severity: Severity,
     pub kind: NotificationKind,
@@ -140,7 +140,6 @@ pub(crate) mod tests {
 
     pub(crate) fn sample(kind: NotificationKind) -> AlertNotification {
         AlertNotification {
-            rule_id: "high_error_ratio".into(),
             alertname: "high_error_ratio".into(),
             severity: Severity::Page,
             kind,
@@ -163,6 +162,14 @@ pub(crate) mod tests {
             environment: "production".into(),
             generator_url: Some("https://vigil.example/alerts/high_error_ratio".into()),
         }
+    }
+
+    #[test]
+    fn outbox_rows_of_earlier_versions_with_a_rule_id_still_read() {
+        let mut stored = serde_json::to_value(sample(NotificationKind::Firing)).unwrap();
+        stored["rule_id"] = "high_error_ratio".into();
+        let read: AlertNotification = serde_json::from_value(stored).expect("reads");
+        assert_eq!(read, sample(NotificationKind::Firing));
     }
 
     #[test]
