@@ -11,11 +11,10 @@ use serde_json::{json, Map};
 use worker::Env;
 
 use super::{delivery, Scope, Vigil};
-use crate::bindings::{probe_kv, probe_r2};
+use crate::bindings::{probe_kv, probe_r2, timed};
 use crate::clock::now_ms;
 use crate::serving::{self, Incoming};
 use crate::telemetry::log::{error_field, Level};
-use crate::timeout::with_timeout;
 use vigil_core::health::checks::{self, CheckResult, NamedCheck, ServiceIdentity, Status};
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::timing::ServerTiming;
@@ -289,20 +288,6 @@ async fn run_checks(
         }
     }
     results
-}
-
-async fn timed(check: NamedCheck, run: CheckFuture, timeout_ms: u32) -> CheckResult<NamedCheck> {
-    let started = now_ms();
-    let error = match with_timeout(run, timeout_ms).await {
-        Some(Ok(())) => None,
-        Some(Err(reason)) => Some(reason),
-        None => Some(format!("timeout after {timeout_ms}ms")),
-    };
-    CheckResult {
-        check,
-        duration_ms: now_ms() - started,
-        error,
-    }
 }
 
 fn probe_binding(env: &Env, scope: &Scope, binding: &Binding) -> CheckFuture {

@@ -7,11 +7,8 @@ use std::rc::Rc;
 use futures::future::join_all;
 use worker::Env;
 
-use crate::clock::now_ms;
-use crate::timeout::with_timeout;
-
 use super::checks::{migration_gap, Check, CheckResult};
-use crate::bindings::{probe_kv, probe_r2};
+use crate::bindings::{probe_kv, probe_r2, timed};
 use crate::build_info::MIGRATIONS;
 use crate::store::Store;
 use vigil_core::telemetry::store_cost::Operation;
@@ -54,17 +51,7 @@ pub async fn run_all(
 
 /// Runs one check under `timeout_ms`; a check that takes longer fails with `timeout after Nms`.
 pub async fn run_one(env: &Env, caller: Caller, check: Check, timeout_ms: u32) -> CheckResult {
-    let started = now_ms();
-    let error = match with_timeout(probe(env, caller, check), timeout_ms).await {
-        Some(Ok(())) => None,
-        Some(Err(reason)) => Some(reason),
-        None => Some(format!("timeout after {timeout_ms}ms")),
-    };
-    CheckResult {
-        check,
-        duration_ms: now_ms() - started,
-        error,
-    }
+    timed(check, probe(env, caller, check), timeout_ms).await
 }
 
 async fn probe(env: &Env, caller: Caller, check: Check) -> Result<(), String> {
