@@ -166,9 +166,7 @@ impl LabelCap {
             } else {
                 OVERFLOW.to_string()
             };
-            capped.absorb(QueryLedger {
-                entries: vec![((service, outcome), stats)],
-            });
+            capped.add((service, outcome), &stats);
         }
         *queries = capped;
     }

@@ -56,6 +56,18 @@ pub struct SeriesStats {
 }
 
 impl SeriesStats {
+    /// One observation taking `duration_ms` (negative durations count as 0).
+    pub fn one(duration_ms: f64) -> SeriesStats {
+        let seconds = (duration_ms / 1000.0).max(0.0);
+        let mut stats = SeriesStats {
+            count: 1,
+            duration_sum_seconds: seconds,
+            ..SeriesStats::default()
+        };
+        stats.buckets[bucket_index(seconds)] = 1;
+        stats
+    }
+
     pub fn add(&mut self, other: &SeriesStats) {
         self.count += other.count;
         self.duration_sum_seconds += other.duration_sum_seconds;
@@ -95,13 +107,7 @@ impl Aggregator {
     /// Counts one request.
     pub fn record(&mut self, now_ms: f64, served: &Served<'_>) {
         self.last_flush_ms.get_or_insert(now_ms);
-        let seconds = (served.duration_ms / 1000.0).max(0.0);
-        let mut stats = SeriesStats {
-            count: 1,
-            duration_sum_seconds: seconds,
-            ..SeriesStats::default()
-        };
-        stats.buckets[bucket_index(seconds)] = 1;
+        let stats = SeriesStats::one(served.duration_ms);
         let key = SeriesKey {
             service: served.service.to_string(),
             minute: (now_ms / 60_000.0).floor() as i64,

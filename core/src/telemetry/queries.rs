@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::{bucket_index, SeriesStats};
+use super::metrics::SeriesStats;
 
 /// How a statement ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,22 +66,16 @@ pub struct QueryLedger {
 
 impl QueryLedger {
     pub fn record(&mut self, query: &Query<'_>) {
-        let seconds = (query.duration_ms / 1000.0).max(0.0);
-        let mut timing = SeriesStats {
-            count: 1,
-            duration_sum_seconds: seconds,
-            ..SeriesStats::default()
-        };
-        timing.buckets[bucket_index(seconds)] = 1;
         let stats = QueryStats {
-            timing,
+            timing: SeriesStats::one(query.duration_ms),
             rows_read: query.rows_read,
             rows_written: query.rows_written,
         };
         self.add((query.service.to_string(), query.outcome), &stats);
     }
 
-    fn add(&mut self, key: (String, QueryOutcome), stats: &QueryStats) {
+    /// Adds `stats` to the entry of `key`.
+    pub fn add(&mut self, key: (String, QueryOutcome), stats: &QueryStats) {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some((_, existing)) => existing.add(stats),
             None => self.entries.push((key, stats.clone())),
