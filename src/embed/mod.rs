@@ -60,7 +60,6 @@ struct Options {
     slow_check_ms: u32,
     /// A D1 statement slower than this is logged at `warn`.
     slow_query_ms: u32,
-    environment: String,
 }
 
 #[derive(Clone)]
@@ -71,6 +70,8 @@ struct Inner {
     bindings: Vec<Binding>,
     checks: Vec<CustomCheck>,
     options: Options,
+    /// Writes the access lines: service and environment are fixed once built.
+    logger: Logger,
     /// What the builder refused (a malformed template, an invalid name), logged with every
     /// request's access line until fixed; the application keeps serving meanwhile.
     problems: Vec<String>,
@@ -94,7 +95,6 @@ impl Vigil {
             service.to_string()
         };
         Vigil(Rc::new(Inner {
-            service,
             routes: RouteTemplates::default(),
             endpoints: HealthEndpoints::at(""),
             bindings: Vec::new(),
@@ -104,8 +104,9 @@ impl Vigil {
                 check_timeout_ms: 2_000,
                 slow_check_ms: 500,
                 slow_query_ms: 100,
-                environment: "production".into(),
             },
+            logger: Logger::new(Level::Info, &service, "production", SINK),
+            service,
             problems,
         }))
     }
@@ -172,12 +173,13 @@ impl Vigil {
 
     /// The `environment` field of log lines (default `production`).
     pub fn environment(self, environment: &str) -> Vigil {
-        self.change(|inner| inner.options.environment = environment.to_string())
+        self.change(|inner| {
+            inner.logger = Logger::new(Level::Info, &inner.service, environment, SINK);
+        })
     }
 
-    fn logger(&self) -> Logger {
-        let options = &self.0.options;
-        Logger::new(Level::Info, &self.0.service, &options.environment, SINK)
+    fn logger(&self) -> &Logger {
+        &self.0.logger
     }
 
     /// Serves one request: Vigil's health endpoints itself, everything else through `handler`,
@@ -196,13 +198,7 @@ impl Vigil {
     {
         let started_ms = now_ms();
         let incoming = Incoming::read(&req);
-        let logger = self.logger();
-        let scope = Scope::new(
-            &self.0.service,
-            &incoming.request_id,
-            &logger,
-            self.0.options.slow_query_ms,
-        );
+        let scope = Scope::new(self, &incoming.request_id);
         let mut timing = ServerTiming::default();
         let (answer, route, error) =
             match self.0.endpoints.resolve(&incoming.method, &incoming.path) {
@@ -221,11 +217,11 @@ impl Vigil {
         let status = answer.status();
         let facts = incoming.facts(&route, status, duration_ms, scope.d1_statements());
         let error = error.or_else(|| self.problems_field());
-        serving::observe(&incoming, &facts, error, &env, &logger);
+        serving::observe(&incoming, &facts, error, &env, self.logger());
         self.count(&incoming, &route, status, duration_ms, finished_ms);
         if pipeline::flush_due(finished_ms, self.0.options.flush_seconds) {
-            let (env, logger) = (env.clone(), logger.clone());
-            ctx.wait_until(async move { delivery::ship(&env, &logger, finished_ms).await });
+            let (env, vigil) = (env.clone(), self.clone());
+            ctx.wait_until(async move { delivery::ship(&env, vigil.logger(), finished_ms).await });
         }
         let server_timing = timing.header(duration_ms);
         match answer {
@@ -282,7 +278,7 @@ impl Vigil {
     /// Ships this isolate's counts to the hub now: call it from the application's `scheduled`
     /// handler, so an isolate that went quiet does not sit on its counts.
     pub async fn flush(&self, env: &Env) {
-        delivery::ship(env, &self.logger(), now_ms()).await;
+        delivery::ship(env, self.logger(), now_ms()).await;
     }
 
     fn problems_field(&self) -> Option<serde_json::Value> {

@@ -7,13 +7,13 @@ use std::rc::Rc;
 use worker::{Env, Result};
 
 use super::d1::Database;
-use crate::telemetry::log::{Level, Logger};
+use super::Vigil;
+use crate::telemetry::log::Logger;
 
 struct Inner {
-    service: String,
+    /// The application's Vigil: service, logger and slow-query threshold.
+    vigil: Vigil,
     request_id: String,
-    logger: Logger,
-    slow_query_ms: u32,
     d1_statements: Cell<u32>,
     route: RefCell<Option<String>>,
     /// False only for [`Scope::unobserved`].
@@ -25,27 +25,14 @@ struct Inner {
 pub struct Scope(Rc<Inner>);
 
 impl Scope {
-    pub(super) fn new(
-        service: &str,
-        request_id: &str,
-        logger: &Logger,
-        slow_query_ms: u32,
-    ) -> Scope {
-        Scope::build(service, request_id, logger, slow_query_ms, true)
+    pub(super) fn new(vigil: &Vigil, request_id: &str) -> Scope {
+        Scope::build(vigil, request_id, true)
     }
 
-    fn build(
-        service: &str,
-        request_id: &str,
-        logger: &Logger,
-        slow_query_ms: u32,
-        observed: bool,
-    ) -> Scope {
+    fn build(vigil: &Vigil, request_id: &str, observed: bool) -> Scope {
         Scope(Rc::new(Inner {
-            service: service.to_string(),
+            vigil: vigil.clone(),
             request_id: request_id.to_string(),
-            logger: logger.clone(),
-            slow_query_ms,
             d1_statements: Cell::new(0),
             route: RefCell::new(None),
             observed,
@@ -55,8 +42,7 @@ impl Scope {
     /// A scope that observes nothing: for running the application's handlers without Vigil,
     /// e.g. to measure what Vigil costs. Its D1 handles count and log nothing.
     pub fn unobserved() -> Scope {
-        let logger = Logger::new(Level::Error, "unobserved", "", crate::console::SINK);
-        Scope::build("unobserved", "", &logger, u32::MAX, false)
+        Scope::build(&Vigil::new("unobserved"), "", false)
     }
 
     /// The request id (the caller's `X-Request-Id` if valid, else a new UUID), for the
@@ -67,7 +53,7 @@ impl Scope {
 
     /// The logger Vigil writes the access line with (same service, environment and version).
     pub fn logger(&self) -> &Logger {
-        &self.0.logger
+        self.0.vigil.logger()
     }
 
     /// Names the request's route template, e.g. from the application's router, in place of
@@ -100,10 +86,10 @@ impl Scope {
     }
 
     pub(super) fn service(&self) -> &str {
-        &self.0.service
+        &self.0.vigil.0.service
     }
 
     pub(super) fn slow_query_ms(&self) -> u32 {
-        self.0.slow_query_ms
+        self.0.vigil.0.options.slow_query_ms
     }
 }
