@@ -53,6 +53,15 @@ impl Incoming {
         self.query.iter().any(|(k, _)| k == name)
     }
 
+    /// Every value of the query parameter `name`, in order.
+    pub fn params(&self, name: &str) -> Vec<String> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// The request's facts once it is answered.
     pub fn facts<'a>(
         &'a self,

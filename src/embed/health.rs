@@ -191,12 +191,7 @@ pub(super) async fn answer(
             .into_reply(&incoming.path, &incoming.request_id),
         EndpointKind::Readyz => {
             let results = run_checks(vigil, env, scope, None, timing).await;
-            let excluded: Vec<String> = incoming
-                .query
-                .iter()
-                .filter(|(k, _)| k == "exclude")
-                .map(|(_, v)| v.clone())
-                .collect();
+            let excluded = incoming.params("exclude");
             let report = checks::render_probe("readyz", &results, &excluded, verbose);
             Reply::text(report.status, report.body)
         }

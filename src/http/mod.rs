@@ -94,10 +94,7 @@ async fn answer(
                 env,
                 config,
                 logger: &settings.logger,
-                request_id: &incoming.request_id,
-                accept: &incoming.accept,
-                authorization: incoming.authorization.as_deref(),
-                query: &incoming.query,
+                incoming,
                 d1_statements: d1_statements.clone(),
                 operation: handlers::operation(endpoint),
             };

@@ -156,7 +156,7 @@ fn record(req: &RequestInfo<'_>, results: &[CheckResult], timing: &mut ServerTim
         timing.record(result.check.name(), result.duration_ms);
         if let Some(reason) = &result.error {
             let mut fields = serde_json::Map::new();
-            fields.insert("requestId".into(), req.request_id.into());
+            fields.insert("requestId".into(), req.incoming.request_id.as_str().into());
             fields.insert("check".into(), result.check.name().into());
             fields.insert(
                 "error".into(),

@@ -16,13 +16,13 @@ use vigil_core::telemetry::counters::PipelineCounters;
 
 pub async fn metrics(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<Reply, ApiError> {
     if let Some(token) = &req.config.metrics_token {
-        require_bearer(req.authorization, token.expose())?;
+        require_bearer(req.incoming.authorization.as_deref(), token.expose())?;
     }
     let started = now_ms();
     let snapshot = read_snapshot(req).await;
     timing.record("d1", now_ms() - started);
     let snapshot = snapshot.map_err(|e| store_unavailable(req, e))?;
-    let format = exposition::negotiate(req.accept);
+    let format = exposition::negotiate(&req.incoming.accept);
     Ok(Reply {
         status: 200,
         content_type: exposition::content_type(format),

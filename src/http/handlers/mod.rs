@@ -14,6 +14,7 @@ use worker::Env;
 
 use crate::config::Config;
 use crate::health::probes::Caller;
+use crate::serving::Incoming;
 use crate::store::{Store, StoreError};
 use crate::telemetry::log::{Level, Logger};
 use vigil_core::http::auth::require_bearer;
@@ -27,11 +28,8 @@ pub struct RequestInfo<'a> {
     pub env: &'a Env,
     pub config: &'a Config,
     pub logger: &'a Logger,
-    pub request_id: &'a str,
-    pub accept: &'a str,
-    pub authorization: Option<&'a str>,
-    /// Query parameters in order; repeated names appear repeatedly.
-    pub query: &'a [(String, String)],
+    /// The request's id, headers and query, as read once.
+    pub incoming: &'a Incoming,
     /// D1 statements run for this request (`d1Operations` in the access log).
     pub d1_statements: Rc<Cell<u32>>,
     /// What this request's D1 rows are billed to.
@@ -53,15 +51,11 @@ impl RequestInfo<'_> {
     }
 
     fn has_param(&self, name: &str) -> bool {
-        self.query.iter().any(|(k, _)| k == name)
+        self.incoming.has_param(name)
     }
 
     fn params(&self, name: &str) -> Vec<String> {
-        self.query
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .collect()
+        self.incoming.params(name)
     }
 }
 
@@ -81,7 +75,10 @@ pub async fn handle(
     timing: &mut ServerTiming,
 ) -> Result<Reply, ApiError> {
     match endpoint {
-        Endpoint::Livez => Ok(crate::serving::livez(req.accept, req.has_param("verbose"))),
+        Endpoint::Livez => Ok(crate::serving::livez(
+            &req.incoming.accept,
+            req.has_param("verbose"),
+        )),
         Endpoint::Readyz => Ok(health::readyz(req, timing).await),
         Endpoint::ReadyzCheck(check) => Ok(health::readyz_check(req, check, timing).await),
         Endpoint::Health => Ok(health::health(req, timing).await),
@@ -95,7 +92,7 @@ pub async fn handle(
 /// A D1 failure: logged with its reason, answered with 503.
 fn store_unavailable(req: &RequestInfo<'_>, error: StoreError) -> ApiError {
     let mut fields = serde_json::Map::new();
-    fields.insert("requestId".into(), req.request_id.into());
+    fields.insert("requestId".into(), req.incoming.request_id.as_str().into());
     fields.insert(
         "error".into(),
         json!({"type": "StoreError", "message": error.to_string()}),
@@ -112,7 +109,7 @@ fn store_unavailable(req: &RequestInfo<'_>, error: StoreError) -> ApiError {
 /// set it, rather than serve diagnostics to anyone.
 fn require_admin(req: &RequestInfo<'_>) -> Result<(), ApiError> {
     match &req.config.admin_token {
-        Some(token) => require_bearer(req.authorization, token.expose()),
+        Some(token) => require_bearer(req.incoming.authorization.as_deref(), token.expose()),
         None => Err(ApiError::new(
             403,
             "Admin Token Not Configured",
