@@ -12,13 +12,14 @@ Each run: wrk -t2 -c16 --latency, 3 s warm-up then 15 s measured, alternating be
 variants, two rounds, so drift on a shared machine hits all alike.
 """
 
-import statistics
+import http.client
+import json
 import subprocess
 import tempfile
 from pathlib import Path
 
 from common import ROOT, Worker, app_config, get, row, vigil_config
-from throughput import wrk
+from throughput import compare
 
 APP = ROOT / "examples/app"
 
@@ -31,14 +32,13 @@ def build_bare():
 
 def note_url(worker):
     """Creates one note and warms its cache entry; returns the URL wrk hammers."""
-    import http.client
     conn = http.client.HTTPConnection(worker.base, timeout=30)
     conn.request("POST", "/notes", body='{"text": "benchmark"}',
                  headers={"Content-Type": "application/json"})
     reply = conn.getresponse()
     body = reply.read().decode()
     assert reply.status == 201, body
-    note = __import__("json").loads(body)["id"]
+    note = json.loads(body)["id"]
     status = get(worker.base, f"/notes/{note}")[0]
     assert status == 200, status
     return f"http://{worker.base}/notes/{note}"
@@ -53,30 +53,17 @@ def main():
             Worker(app_config("build-bare"), probe=probe) as bare, \
             Worker(app_config("build-bare", {"QUIET": "1"}), probe=probe) as quiet:
         targets = {
-            "with Vigil": note_url(vigil),
-            "without Vigil, one log line": note_url(bare),
-            "without Vigil, no log line": note_url(quiet),
+            "GET /notes/:id with Vigil": note_url(vigil),
+            "GET /notes/:id without Vigil, one log line": note_url(bare),
+            "GET /notes/:id without Vigil, no log line": note_url(quiet),
         }
-        runs = {name: [] for name in targets}
-        for round_ in (1, 2):
-            for name, url in targets.items():
-                wrk(url, 3)
-                runs[name].append(wrk(url, 15))
-                rps, p50, p99 = runs[name][-1]
-                print(f"round {round_} {name}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        mean_rps = compare("embedded", targets)
         shipped = [l for l in vigil.log_lines() if l.get("error", {}).get("type") == "HubUnreachable"]
         print(f"shipments that failed during the run: {len(shipped)}")
-    mean_rps = {}
-    for name, results in runs.items():
-        mean_rps[name] = statistics.mean(r[0] for r in results)
-        p50 = statistics.mean(r[1] for r in results)
-        p99 = statistics.mean(r[2] for r in results)
-        row("embedded", f"GET /notes/:id {name}: req/s, p50, p99 (mean of 2 runs)",
-            f"{mean_rps[name]:.0f}/s, {p50:.1f} ms, {p99:.1f} ms", "")
-    ratio = mean_rps["with Vigil"] / mean_rps["without Vigil, one log line"]
-    row("embedded", "with / without Vigil requests/s (same log lines)", f"{ratio:.3f}", ">= 0.95")
-    logging = mean_rps["without Vigil, one log line"] / mean_rps["without Vigil, no log line"]
-    row("embedded", "one local log line per request: requests/s ratio", f"{logging:.3f}", "")
+    with_vigil, without, silent = (mean_rps[name] for name in targets)
+    row("embedded", "with / without Vigil requests/s (same log lines)",
+        f"{with_vigil / without:.3f}", ">= 0.95")
+    row("embedded", "one local log line per request: requests/s ratio", f"{without / silent:.3f}", "")
 
 
 if __name__ == "__main__":

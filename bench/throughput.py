@@ -33,24 +33,32 @@ def wrk(url, seconds):
     return rps, pct["50"], pct["99"]
 
 
-def main():
-    baseline_config = BENCH / "baseline/wrangler.toml"
-    with Worker(vigil_config()) as vigil, Worker(config_path=baseline_config, migrate=False) as base:
-        targets = {"vigil /livez": f"http://{vigil.base}/livez", "baseline /": f"http://{base.base}/"}
-        runs = {name: [] for name in targets}
-        for round_ in (1, 2):
-            for name, url in targets.items():
-                wrk(url, 3)
-                runs[name].append(wrk(url, 15))
-                rps, p50, p99 = runs[name][-1]
-                print(f"round {round_} {name}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+def compare(bench, targets, rounds=2):
+    """Runs wrk on every `{name: url}` in turn, `rounds` times (a 3 s warm-up, then 15 s
+    measured), prints each run and adds one summary row per target; returns the mean
+    requests/s per name."""
+    runs = {name: [] for name in targets}
+    for round_ in range(1, rounds + 1):
+        for name, url in targets.items():
+            wrk(url, 3)
+            runs[name].append(wrk(url, 15))
+            rps, p50, p99 = runs[name][-1]
+            print(f"round {round_} {name}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     mean_rps = {}
     for name, results in runs.items():
         mean_rps[name] = statistics.mean(r[0] for r in results)
         p50 = statistics.mean(r[1] for r in results)
         p99 = statistics.mean(r[2] for r in results)
-        row("throughput", f"{name}: req/s, p50, p99 (mean of 2 runs)",
+        row(bench, f"{name}: req/s, p50, p99 (mean of {rounds} runs)",
             f"{mean_rps[name]:.0f}/s, {p50:.1f} ms, {p99:.1f} ms", "")
+    return mean_rps
+
+
+def main():
+    baseline_config = BENCH / "baseline/wrangler.toml"
+    with Worker(vigil_config()) as vigil, Worker(config_path=baseline_config, migrate=False) as base:
+        targets = {"vigil /livez": f"http://{vigil.base}/livez", "baseline /": f"http://{base.base}/"}
+        mean_rps = compare("throughput", targets)
     ratio = mean_rps["vigil /livez"] / mean_rps["baseline /"]
     row("throughput", "Vigil / baseline requests/s", f"{ratio:.3f}", ">= 0.95")
 
