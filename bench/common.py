@@ -45,7 +45,7 @@ def vigil_config(extra_vars=None):
     absolute `main` and `migrations_dir`, `extra_vars` added to `[vars]`."""
     config = tomllib.loads((ROOT / "wrangler.toml").read_text())
     config.pop("build", None)
-    config["main"] = str(ROOT / "build/worker/shim.mjs")
+    config["main"] = str(ROOT / config["main"])
     for db in config.get("d1_databases", []):
         db["migrations_dir"] = str(ROOT / db.get("migrations_dir", "migrations"))
     config["vars"] = {**config.get("vars", {}), "ENVIRONMENT": "bench", **(extra_vars or {})}

@@ -35,6 +35,8 @@ mod http;
 mod settings;
 #[cfg(feature = "hub")]
 mod store;
+#[cfg(feature = "hub")]
+mod tail;
 
 #[cfg(feature = "hub")]
 use vigil_core::config;

@@ -48,6 +48,58 @@ impl BucketColumns {
     }
 }
 
+/// The wall-time histogram of an invocation row (`w0` … `w11`), beside its CPU-time one in
+/// the `bN` columns.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct WallBucketColumns {
+    pub w0: u64,
+    pub w1: u64,
+    pub w2: u64,
+    pub w3: u64,
+    pub w4: u64,
+    pub w5: u64,
+    pub w6: u64,
+    pub w7: u64,
+    pub w8: u64,
+    pub w9: u64,
+    pub w10: u64,
+    pub w11: u64,
+}
+
+impl WallBucketColumns {
+    pub const NAMES: &'static str = "w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11";
+
+    pub fn counts(&self) -> [u64; BUCKETS] {
+        [
+            self.w0, self.w1, self.w2, self.w3, self.w4, self.w5, self.w6, self.w7, self.w8,
+            self.w9, self.w10, self.w11,
+        ]
+    }
+}
+
+/// A tailed worker's invocations of one event type and outcome: running totals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct InvocationTotal {
+    pub service: String,
+    pub event: String,
+    pub outcome: String,
+    pub count: u64,
+    pub cpu_sum: f64,
+    #[serde(flatten)]
+    pub cpu: BucketColumns,
+    pub wall_sum: f64,
+    #[serde(flatten)]
+    pub wall: WallBucketColumns,
+}
+
+/// A running count per service and label: exceptions by name, log lines by level.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LabelledTotal {
+    pub service: String,
+    pub label: String,
+    pub count: u64,
+}
+
 /// One request series' running totals.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RequestTotal {

@@ -19,8 +19,9 @@ use crate::settings;
 use crate::store::Store;
 use crate::telemetry::counters::{AGGREGATOR_BATCHES, FOLDED_PREFIX};
 use crate::telemetry::ingest::{parse_batch, AggregatorStatus, LabelCap};
+use crate::telemetry::invocations::InvocationLedger;
 use crate::telemetry::log::{error_field, Level};
-use crate::telemetry::metrics::Aggregator;
+use crate::telemetry::metrics::{Aggregator, Flush};
 use crate::telemetry::pipeline;
 use crate::telemetry::queries::QueryLedger;
 use crate::telemetry::store_cost::Operation;
@@ -42,6 +43,8 @@ pub struct MetricsAggregator {
     pending: RefCell<Aggregator>,
     /// Applications' D1 query stats waiting for the next write.
     pending_queries: RefCell<QueryLedger>,
+    /// Tailed workers' invocations waiting for the next write.
+    pending_invocations: RefCell<InvocationLedger>,
     /// Counter increments waiting for the next write (D1 cost, batches, folded series).
     counters: RefCell<BTreeMap<String, u64>>,
     /// Stored labels, read from D1 at the first write.
@@ -58,6 +61,7 @@ impl worker::DurableObject for MetricsAggregator {
             env,
             pending: RefCell::default(),
             pending_queries: RefCell::default(),
+            pending_invocations: RefCell::default(),
             counters: RefCell::default(),
             labels: RefCell::default(),
             alarm_set: Cell::new(false),
@@ -115,6 +119,9 @@ impl MetricsAggregator {
         let batch = parse_batch(body)?;
         self.pending.borrow_mut().absorb(batch.flush);
         self.pending_queries.borrow_mut().absorb(batch.queries);
+        self.pending_invocations
+            .borrow_mut()
+            .absorb(batch.invocations);
         let batches = (AGGREGATOR_BATCHES.to_string(), 1);
         add_counts(
             &mut self.counters.borrow_mut(),
@@ -139,25 +146,29 @@ impl MetricsAggregator {
         // This isolate's own counts and D1 cost (earlier writes) go with the fleet's.
         let own = pipeline::take(now);
         self.pending.borrow_mut().absorb(own.flush);
-        let mut flush = self.pending.borrow_mut().take(now);
-        let mut queries = self.pending_queries.borrow_mut().take();
-        let mut counters = std::mem::take(&mut *self.counters.borrow_mut());
-        add_counts(&mut counters, own.cost.increments());
-        if flush.is_empty() && queries.is_empty() && counters.is_empty() {
+        let mut pending = Pending {
+            flush: self.pending.borrow_mut().take(now),
+            queries: self.pending_queries.borrow_mut().take(),
+            invocations: self.pending_invocations.borrow_mut().take(),
+            counters: std::mem::take(&mut *self.counters.borrow_mut()),
+        };
+        add_counts(&mut pending.counters, own.cost.increments());
+        if pending.is_empty() {
             return Ok(());
         }
-        let result = self
-            .write_to_d1(&mut flush, &mut queries, &mut counters)
-            .await;
+        let result = self.write_to_d1(&mut pending).await;
         match &result {
             Ok(()) => {
                 self.last_write_ms.set(Some(now));
                 self.last_error.replace(None);
             }
             Err(reason) => {
-                self.pending.borrow_mut().absorb(flush);
-                self.pending_queries.borrow_mut().absorb(queries);
-                add_counts(&mut self.counters.borrow_mut(), counters);
+                self.pending.borrow_mut().absorb(pending.flush);
+                self.pending_queries.borrow_mut().absorb(pending.queries);
+                self.pending_invocations
+                    .borrow_mut()
+                    .absorb(pending.invocations);
+                add_counts(&mut self.counters.borrow_mut(), pending.counters);
                 self.last_error.replace(Some((now, reason.clone())));
                 let message = "aggregator write failed; counts kept for the next write";
                 self.log_problem(message, "AggregatorWriteFailed", reason);
@@ -166,24 +177,27 @@ impl MetricsAggregator {
         result
     }
 
-    async fn write_to_d1(
-        &self,
-        flush: &mut crate::telemetry::metrics::Flush,
-        queries: &mut QueryLedger,
-        counters: &mut BTreeMap<String, u64>,
-    ) -> std::result::Result<(), String> {
+    async fn write_to_d1(&self, pending: &mut Pending) -> std::result::Result<(), String> {
         let store = Store::open(&self.env, Operation::Flush).map_err(|e| e.to_string())?;
         if self.labels.borrow().is_none() {
+            let stored = store.stored_labels().await.map_err(|e| e.to_string())?;
             let mut cap = LabelCap::default();
-            for (service, route) in store.series_labels().await.map_err(|e| e.to_string())? {
-                cap.learn(&service, &route);
+            for (service, route) in &stored.routes {
+                cap.learn(service, route);
+            }
+            for service in &stored.tailed_services {
+                cap.learn_service(service);
+            }
+            for (service, name) in &stored.exceptions {
+                cap.learn_exception(service, name);
             }
             self.labels.replace(Some(cap));
         }
         let folded = match self.labels.borrow_mut().as_mut() {
             Some(cap) => {
-                let folded = cap.apply(flush);
-                cap.apply_to_queries(queries);
+                let folded = cap.apply(&mut pending.flush);
+                cap.apply_to_queries(&mut pending.queries);
+                cap.apply_to_invocations(&mut pending.invocations);
                 folded
             }
             None => BTreeMap::new(),
@@ -191,10 +205,19 @@ impl MetricsAggregator {
         let folded = folded
             .into_iter()
             .map(|(service, n)| (format!("{FOLDED_PREFIX}{service}"), n));
-        add_counts(counters, folded);
-        let counters: Vec<(String, u64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        add_counts(&mut pending.counters, folded);
+        let counters: Vec<(String, u64)> = pending
+            .counters
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
         store
-            .write_series(flush, queries, &counters)
+            .write_series(
+                &pending.flush,
+                &pending.queries,
+                &pending.invocations,
+                &counters,
+            )
             .await
             .map_err(|e| e.to_string())
     }
@@ -215,6 +238,23 @@ impl MetricsAggregator {
         settings::load(&self.env)
             .logger
             .emit(Level::Warn, message, fields);
+    }
+}
+
+/// Everything one write takes out of the aggregator (and puts back if it fails).
+struct Pending {
+    flush: Flush,
+    queries: QueryLedger,
+    invocations: InvocationLedger,
+    counters: BTreeMap<String, u64>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.flush.is_empty()
+            && self.queries.is_empty()
+            && self.invocations.is_empty()
+            && self.counters.is_empty()
     }
 }
 

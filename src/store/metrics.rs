@@ -7,7 +7,10 @@ use wasm_bindgen::JsValue;
 use super::{Statement, Store, StoreResult};
 use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::{BucketColumns, QueryTotal, RequestTotal};
-use vigil_core::telemetry::counters::{DROPPED_REQUESTS, FLUSH_BATCHES};
+use vigil_core::telemetry::counters::{
+    DROPPED_INVOCATIONS, DROPPED_REQUESTS, FLUSH_BATCHES, MALFORMED_TRACE_ITEMS,
+};
+use vigil_core::telemetry::invocations::InvocationLedger;
 use vigil_core::telemetry::metrics::{Flush, SeriesKey, SeriesStats, BUCKETS};
 use vigil_core::telemetry::queries::QueryLedger;
 
@@ -52,15 +55,24 @@ fn query_totals_sql() -> String {
     )
 }
 
+/// Labels already stored, read by the aggregator when it starts.
+pub struct StoredLabels {
+    pub routes: Vec<(String, String)>,
+    pub tailed_services: Vec<String>,
+    pub exceptions: Vec<(String, String)>,
+}
+
 impl Store {
-    /// Adds a flush's series to their services' running totals per minute (what windows read)
-    /// and per series (what `/metrics` exposes), applications' D1 query stats to theirs, and
-    /// `counters` (`(name, increment)`), in one D1 batch (one round trip, one transaction), and
-    /// counts the batch. Each series is one upsert however many minutes the flush spans.
+    /// Adds a flush's series and tailed invocations to their services' running totals per
+    /// minute (what windows read) and per series (what `/metrics` exposes), applications' D1
+    /// query stats to theirs, and `counters` (`(name, increment)`), in one D1 batch (one round
+    /// trip, one transaction), and counts the batch. Each series is one upsert however many
+    /// minutes the flush spans.
     pub async fn write_series(
         &self,
         flush: &Flush,
         queries: &QueryLedger,
+        invocations: &InvocationLedger,
         counters: &[(String, u64)],
     ) -> StoreResult<()> {
         let placeholders = (5..5 + BUCKETS)
@@ -90,7 +102,8 @@ impl Store {
             values.push(key.service.as_str().into());
             statements.push(self.prepare(&totals_sql).bind(&values)?);
         }
-        for ((service, minute), delta) in minute_deltas(flush) {
+        statements.extend(self.add_invocations(invocations)?);
+        for ((service, minute), delta) in minute_deltas(flush, invocations) {
             statements.extend(self.add_to_totals(service, minute, &delta)?);
         }
         for ((service, outcome), stats) in &queries.entries {
@@ -115,28 +128,56 @@ impl Store {
         for (name, by) in counters.iter().filter(|(_, by)| *by > 0) {
             statements.push(self.increment_counter(name, *by)?);
         }
-        if flush.dropped > 0 {
-            statements.push(self.increment_counter(DROPPED_REQUESTS, flush.dropped)?);
+        let dropped = [
+            (DROPPED_REQUESTS, flush.dropped),
+            (DROPPED_INVOCATIONS, invocations.dropped),
+            (MALFORMED_TRACE_ITEMS, invocations.malformed),
+        ];
+        for (name, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
+            statements.push(self.increment_counter(name, n)?);
         }
         self.batch(statements).await?;
         Ok(())
     }
 
-    /// Every stored `(service, route)`, so the aggregator can hold new series to the caps.
-    pub async fn series_labels(&self) -> StoreResult<Vec<(String, String)>> {
+    /// The stored labels the aggregator holds new series to the caps with: every
+    /// `(service, route)`, every tailed service and every `(service, exception name)`.
+    pub async fn stored_labels(&self) -> StoreResult<StoredLabels> {
         #[derive(serde::Deserialize)]
         struct Row {
             service: String,
-            route: String,
+            label: Option<String>,
         }
-        let rows: Vec<Row> = self
-            .prepare(
-                "SELECT DISTINCT service, route FROM request_totals
+        let statements = vec![
+            self.prepare(
+                "SELECT DISTINCT service, route AS label FROM request_totals
                  ORDER BY service, route LIMIT 20000",
-            )
-            .all()
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.service, r.route)).collect())
+            ),
+            self.prepare(
+                "SELECT DISTINCT service, NULL AS label FROM invocation_totals
+                 ORDER BY service LIMIT 1000",
+            ),
+            self.prepare(
+                "SELECT service, name AS label FROM worker_exception_totals
+                 ORDER BY service, name LIMIT 5000",
+            ),
+        ];
+        let mut results = self.batch(statements).await?.into_iter();
+        let mut next = || -> StoreResult<Vec<(String, String)>> {
+            let rows: Vec<Row> = match results.next() {
+                Some(result) => result.results()?,
+                None => Vec::new(),
+            };
+            Ok(rows
+                .into_iter()
+                .map(|r| (r.service, r.label.unwrap_or_default()))
+                .collect())
+        };
+        Ok(StoredLabels {
+            routes: next()?,
+            tailed_services: next()?.into_iter().map(|(s, _)| s).collect(),
+            exceptions: next()?,
+        })
     }
 
     fn increment_counter(&self, name: &str, by: u64) -> StoreResult<Statement<'_>> {

@@ -1,5 +1,5 @@
 //! All SQL lives under this module, one file per concern: health and heartbeats (`health`),
-//! request metrics (`metrics`), alert state and history (`alerts`), the notification outbox
+//! request metrics (`metrics`), tailed invocations (`invocations`), alert state and history (`alerts`), the notification outbox
 //! (`outbox`). Every query is bounded and served by an index (see `migrations/`).
 //!
 //! Statements run through [`Store`], which counts them, so a request can report how many D1
@@ -10,6 +10,7 @@
 
 mod alerts;
 mod health;
+mod invocations;
 mod metrics;
 mod outbox;
 mod windows;

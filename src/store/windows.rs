@@ -14,7 +14,7 @@ use vigil_core::records::BucketColumns;
 use vigil_core::telemetry::metrics::BUCKETS;
 
 const COLUMNS: &str = "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
-    probes, probes_failed";
+    probes, probes_failed, invocations, invocations_crashed, other_events, other_failures";
 
 /// One service's stored row of running totals.
 #[derive(serde::Deserialize)]
@@ -26,6 +26,10 @@ struct Totals {
     buckets: BucketColumns,
     probes: u64,
     probes_failed: u64,
+    invocations: u64,
+    invocations_crashed: u64,
+    other_events: u64,
+    other_failures: u64,
 }
 
 impl From<Totals> for WindowStats {
@@ -36,6 +40,10 @@ impl From<Totals> for WindowStats {
             buckets: t.buckets.counts(),
             probes: t.probes,
             probes_failed: t.probes_failed,
+            invocations: t.invocations,
+            invocations_crashed: t.invocations_crashed,
+            other_events: t.other_events,
+            other_failures: t.other_failures,
         }
     }
 }
@@ -76,6 +84,12 @@ impl Store {
                 .into_iter()
                 .chain(delta.buckets)
                 .chain([delta.probes, delta.probes_failed])
+                .chain([
+                    delta.invocations,
+                    delta.invocations_crashed,
+                    delta.other_events,
+                    delta.other_failures,
+                ])
                 .map(|v| JsValue::from(v as f64)),
         );
         let add = self
@@ -86,14 +100,18 @@ impl Store {
         Ok([create, add])
     }
 
-    /// Every service with stored requests (bounded by the aggregator's service cap).
+    /// Every service with stored requests or tailed invocations (bounded by the aggregator's
+    /// service cap).
     pub async fn services(&self) -> StoreResult<Vec<String>> {
         #[derive(serde::Deserialize)]
         struct Row {
             service: String,
         }
         let rows: Vec<Row> = self
-            .prepare("SELECT DISTINCT service FROM request_totals ORDER BY service LIMIT 1000")
+            .prepare(
+                "SELECT service FROM request_totals UNION SELECT service FROM invocation_totals
+                 ORDER BY service LIMIT 1000",
+            )
             .all()
             .await?;
         Ok(rows.into_iter().map(|r| r.service).collect())

@@ -60,7 +60,8 @@ pub fn test_config(options: &Options) -> String {
     let text = fs::read_to_string(project_dir().join("wrangler.toml")).expect("wrangler.toml");
     let mut config: toml::Table = text.parse().expect("wrangler.toml is valid TOML");
     config.remove("build");
-    let main = project_dir().join("build/worker/shim.mjs");
+    let main = config.get("main").and_then(|m| m.as_str()).expect("main");
+    let main = project_dir().join(main);
     config.insert("main".into(), main.to_string_lossy().into_owned().into());
     adapt_bindings(&mut config, project_dir(), &options.without_bindings);
     if let Some(toml::Value::Table(objects)) = config.get_mut("durable_objects") {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::{App, AppOptions};
 use crate::configs::{sender_config, test_config};
+use crate::producer::Producer;
 pub use crate::reply::{promtool_check, Reply};
 
 use std::os::unix::process::CommandExt;
@@ -67,6 +68,9 @@ pub struct Options {
     /// Run the example application (`examples/app`) next to the hub, in its own `wrangler dev`
     /// on its own port, bound to this hub's aggregator through wrangler's dev registry.
     pub app: Option<AppOptions>,
+    /// Run the plain JavaScript worker of `examples/tail-js`, which lists this hub in
+    /// `tail_consumers`, in its own `wrangler dev` on its own port (same dev registry).
+    pub tailed: bool,
 }
 
 /// A running worker instance.
@@ -81,6 +85,8 @@ pub struct Worker {
     child: Child,
     /// The example application, when `Options::app` asked for it.
     pub app: Option<App>,
+    /// The tailed producer, when `Options::tailed` asked for it.
+    producer: Option<Producer>,
 }
 
 impl Worker {
@@ -132,8 +138,12 @@ impl Worker {
             let mut worker = Worker::spawn(&dir, &config, sender.as_deref());
             match worker.wait_until_serving() {
                 Ok(()) => {
+                    let registry = dir.join("registry");
                     if let Some(app) = &options.app {
-                        worker.app = Some(App::start(&dir.join("app"), &dir.join("registry"), app));
+                        worker.app = Some(App::start(&dir.join("app"), &registry, app));
+                    }
+                    if options.tailed {
+                        worker.producer = Some(Producer::start(&dir.join("shop"), &registry));
                     }
                     return worker;
                 }
@@ -162,6 +172,7 @@ impl Worker {
             log,
             child,
             app: None,
+            producer: None,
         }
     }
 
@@ -272,6 +283,12 @@ impl Worker {
     pub fn app(&self) -> &App {
         self.app.as_ref().expect("started with Options::app")
     }
+
+    pub fn producer(&self) -> &Producer {
+        self.producer
+            .as_ref()
+            .expect("started with Options::tailed")
+    }
 }
 
 /// Starts `wrangler dev` for `configs` (the first gets `port`) on `dir`'s local state, in its
@@ -364,6 +381,7 @@ pub fn log_lines(log: &Path) -> Vec<serde_json::Value> {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.app = None;
+        self.producer = None;
         stop(&mut self.child);
         if !self.keep_dir && !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);

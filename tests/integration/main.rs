@@ -5,6 +5,7 @@
 mod app;
 mod configs;
 mod harness;
+mod producer;
 
 mod aggregation;
 mod alerting;
@@ -18,6 +19,7 @@ mod metrics;
 mod notifications;
 mod receiver;
 mod reply;
+mod tail;
 mod telemetry;
 
 use std::sync::OnceLock;
@@ -63,6 +65,7 @@ fn main() {
         notifications::all(),
         delivery_order::all(),
         embedded::all(),
+        tail::all(),
     ]
     .into_iter()
     .flatten()

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::telemetry::invocations::InvocationLedger;
 use crate::telemetry::metrics::{Flush, BUCKETS, BUCKET_BOUNDS_SECONDS};
+use crate::telemetry::trace::Outcome;
 use crate::time::format_duration;
 
 /// Request counts over one window, summed from minute rollups.
@@ -17,6 +19,14 @@ pub struct WindowStats {
     /// Cron self-probes in the window, and how many of them failed.
     pub probes: u64,
     pub probes_failed: u64,
+    /// Tailed invocations, and how many of them crashed (exception, exceeded CPU or memory).
+    pub invocations: u64,
+    pub invocations_crashed: u64,
+    /// Tailed invocations not counted in `requests` (no fetch, or no response), and failed
+    /// invocations not counted in `errors` (a non-`ok` outcome without a 5xx response): what
+    /// availability adds to requests so that each invocation counts once.
+    pub other_events: u64,
+    pub other_failures: u64,
 }
 
 impl WindowStats {
@@ -34,12 +44,22 @@ impl WindowStats {
             buckets,
             probes: self.probes.saturating_sub(start.probes),
             probes_failed: self.probes_failed.saturating_sub(start.probes_failed),
+            invocations: self.invocations.saturating_sub(start.invocations),
+            invocations_crashed: self
+                .invocations_crashed
+                .saturating_sub(start.invocations_crashed),
+            other_events: self.other_events.saturating_sub(start.other_events),
+            other_failures: self.other_failures.saturating_sub(start.other_failures),
         }
     }
 }
 
-/// What a flush adds to each service's running totals, per `(service, epoch minute)`.
-pub fn minute_deltas(flush: &Flush) -> BTreeMap<(&str, i64), WindowStats> {
+/// What a flush and tailed invocations add to each service's running totals, per
+/// `(service, epoch minute)`.
+pub fn minute_deltas<'a>(
+    flush: &'a Flush,
+    invocations: &'a InvocationLedger,
+) -> BTreeMap<(&'a str, i64), WindowStats> {
     let mut deltas: BTreeMap<(&str, i64), WindowStats> = BTreeMap::new();
     for (key, stats) in &flush.series {
         let delta = deltas
@@ -51,6 +71,21 @@ pub fn minute_deltas(flush: &Flush) -> BTreeMap<(&str, i64), WindowStats> {
         }
         for (total, add) in delta.buckets.iter_mut().zip(stats.buckets) {
             *total += add;
+        }
+    }
+    for (key, stats) in &invocations.entries {
+        let delta = deltas
+            .entry((key.service.as_str(), key.minute))
+            .or_default();
+        let count = stats.count();
+        delta.invocations += count;
+        if key.outcome.crashed() {
+            delta.invocations_crashed += count;
+        }
+        // Answered fetches are already in `requests`, their 5xx in `errors`.
+        delta.other_events += count.saturating_sub(stats.responses);
+        if key.outcome != Outcome::Ok {
+            delta.other_failures += count.saturating_sub(stats.server_errors);
         }
     }
     deltas
@@ -175,11 +210,49 @@ mod tests {
             series: vec![series(7, 200, 5), series(7, 503, 2), series(8, 200, 1)],
             dropped: 0,
         };
-        let deltas = minute_deltas(&flush);
+        let none = InvocationLedger::default();
+        let deltas = minute_deltas(&flush, &none);
         let at = |minute| &deltas[&("api", minute)];
         assert_eq!((at(7).requests, at(7).errors), (7, 2));
         assert_eq!(at(7).buckets[1], 7);
         assert_eq!((at(8).requests, at(8).errors), (1, 0));
+    }
+
+    #[test]
+    fn each_tailed_invocation_counts_once_for_availability() {
+        use crate::telemetry::trace::{EventKind, Invocation, RequestSeen};
+        let fetch = |outcome, code: Option<u16>| Invocation {
+            service: "api".into(),
+            event: EventKind::Fetch,
+            outcome,
+            cpu_ms: 1.0,
+            wall_ms: 1.0,
+            request: code.map(|code| RequestSeen {
+                route: "/".into(),
+                method: "GET".into(),
+                code,
+            }),
+            exceptions: Vec::new(),
+            logs: Vec::new(),
+            truncated: false,
+        };
+        let mut ledger = InvocationLedger::default();
+        // Served 200, served 503, threw before answering, threw after a 200, cron crashed.
+        ledger.record(0.0, &fetch(Outcome::Ok, Some(200)));
+        ledger.record(0.0, &fetch(Outcome::Ok, Some(503)));
+        ledger.record(0.0, &fetch(Outcome::Exception, None));
+        ledger.record(0.0, &fetch(Outcome::Exception, Some(200)));
+        let mut cron = fetch(Outcome::ExceededCpu, None);
+        cron.event = EventKind::Scheduled;
+        ledger.record(0.0, &cron);
+        let no_requests = Flush::default();
+        let deltas = minute_deltas(&no_requests, &ledger);
+        let delta = &deltas[&("api", 0)];
+        assert_eq!((delta.invocations, delta.invocations_crashed), (5, 3));
+        // Three invocations were answered (and so are requests): two are other events.
+        assert_eq!(delta.other_events, 2);
+        // Non-ok without a 5xx: the two exceptions and the cron; the 503 is an error already.
+        assert_eq!(delta.other_failures, 3);
     }
 
     #[test]

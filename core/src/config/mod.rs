@@ -3,6 +3,7 @@
 //! Parsing is pure: it takes a lookup function, so the rules (defaults, ranges, the error that
 //! names the bad variable) are unit-tested on the host and the shell only supplies `Env`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 mod channels;
@@ -13,6 +14,8 @@ use channels::channels;
 pub use channels::{Channels, PagerDutyReceiver, Secret, WebhookReceiver, PAGERDUTY_EVENTS_URL};
 
 use crate::alerting::slo::{SloConfig, SloObjectives};
+use crate::http::templates::RouteTemplates;
+use crate::telemetry::ingest::MAX_LABEL_LEN;
 use crate::telemetry::log::Level;
 use crate::telemetry::metrics::BUCKET_BOUNDS_SECONDS;
 
@@ -44,6 +47,11 @@ pub struct Config {
     /// Each notification delivery attempt is abandoned (and retried later) after this.
     pub notify_timeout_ms: u32,
     pub channels: Channels,
+    /// Route templates per service (`ROUTES`), labelling tailed workers' requests.
+    pub routes: BTreeMap<String, RouteTemplates>,
+    /// The service of trace events without a script name (`TAIL_UNNAMED_SERVICE`): local
+    /// `wrangler dev` sends none; Cloudflare always does.
+    pub tail_unnamed_service: String,
 }
 
 /// A configuration variable that is set but cannot be used, with what is expected instead.
@@ -90,8 +98,49 @@ impl Config {
             repeat_interval_minutes: number(&get, "REPEAT_INTERVAL_MINUTES", 240, 1..=10_080)?,
             notify_timeout_ms: number(&get, "NOTIFY_TIMEOUT_MS", 5000, 100..=30_000)?,
             channels: channels(&get)?,
+            routes: routes(get("ROUTES").as_deref())?,
+            tail_unnamed_service: label(&get, "TAIL_UNNAMED_SERVICE", "unnamed")?,
         })
     }
+}
+
+/// `ROUTES`: `{"service": ["/users/:id", …]}`.
+fn routes(text: Option<&str>) -> Result<BTreeMap<String, RouteTemplates>, ConfigError> {
+    let error = |problem: String| ConfigError {
+        variable: "ROUTES",
+        problem,
+    };
+    let Some(text) = text else {
+        return Ok(BTreeMap::new());
+    };
+    let raw: BTreeMap<String, Vec<String>> = serde_json::from_str(text).map_err(|e| {
+        error(format!(
+            "is not a JSON object of service → route templates, e.g. {{\"api\": [\"/users/:id\"]}}: {e}"
+        ))
+    })?;
+    raw.into_iter()
+        .map(|(service, templates)| {
+            RouteTemplates::parse(&templates)
+                .map(|parsed| (service.clone(), parsed))
+                .map_err(|problem| error(format!("service {service:?}: {problem}")))
+        })
+        .collect()
+}
+
+/// A label value (1 to 200 bytes), or `default` when unset.
+fn label(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = get(variable).map_or_else(|| default.to_string(), |v| v.trim().to_string());
+    if value.len() > MAX_LABEL_LEN {
+        return Err(ConfigError {
+            variable,
+            problem: format!("is {} bytes long (at most {MAX_LABEL_LEN})", value.len()),
+        });
+    }
+    Ok(value)
 }
 
 /// An SLO objective: a ratio strictly between 0 and 1.

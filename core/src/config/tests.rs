@@ -160,3 +160,28 @@ fn invalid_log_level_names_the_variable_and_the_choices() {
         "{err}"
     );
 }
+
+#[test]
+fn routes_are_templates_per_service_and_errors_name_the_service() {
+    let config = parse(&[("ROUTES", r#"{"api": ["/users/:id", "/notes"]}"#)]).unwrap();
+    assert_eq!(
+        config.routes["api"].matching("/users/7"),
+        Some("/users/:id")
+    );
+    assert!(parse(&[]).unwrap().routes.is_empty());
+    let err = parse(&[("ROUTES", r#"{"api": ["users"]}"#)]).unwrap_err();
+    assert_eq!(err.variable, "ROUTES");
+    assert!(err.problem.contains("\"api\""), "{err}");
+    let err = parse(&[("ROUTES", r#"["/users/:id"]"#)]).unwrap_err();
+    assert!(err.problem.contains("JSON object"), "{err}");
+}
+
+#[test]
+fn the_unnamed_tail_service_has_a_default_and_a_bound() {
+    assert_eq!(parse(&[]).unwrap().tail_unnamed_service, "unnamed");
+    let config = parse(&[("TAIL_UNNAMED_SERVICE", " shop ")]).unwrap();
+    assert_eq!(config.tail_unnamed_service, "shop");
+    let long = "x".repeat(201);
+    let err = parse(&[("TAIL_UNNAMED_SERVICE", long.as_str())]).unwrap_err();
+    assert_eq!(err.variable, "TAIL_UNNAMED_SERVICE");
+}

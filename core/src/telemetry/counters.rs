@@ -13,6 +13,10 @@ pub const DROPPED_REQUESTS: &str = "metric_requests_dropped";
 pub const AGGREGATOR_BATCHES: &str = "aggregator_batches";
 /// Flushes the hub wrote to D1 itself because it has no aggregator binding.
 pub const AGGREGATOR_FALLBACKS: &str = "aggregator_fallbacks";
+/// Tailed invocations an isolate could not count (its unflushed rows hit the cap).
+pub const DROPPED_INVOCATIONS: &str = "tail_invocations_dropped";
+/// Elements of tail batches that were not trace items (skipped).
+pub const MALFORMED_TRACE_ITEMS: &str = "tail_items_malformed";
 /// Series folded into `route="other"` by the caps, per service: `series_folded:{service}`.
 pub const FOLDED_PREFIX: &str = "series_folded:";
 
@@ -23,6 +27,8 @@ pub struct PipelineCounters {
     pub dropped_requests: u64,
     pub aggregator_batches: u64,
     pub aggregator_fallbacks: u64,
+    pub dropped_invocations: u64,
+    pub malformed_trace_items: u64,
     pub series_folded: BTreeMap<String, u64>,
     /// D1 rows Vigil itself read and wrote, per operation.
     pub store_costs: BTreeMap<Operation, Rows>,
@@ -41,6 +47,8 @@ impl PipelineCounters {
                 DROPPED_REQUESTS => counters.dropped_requests = *value,
                 AGGREGATOR_BATCHES => counters.aggregator_batches = *value,
                 AGGREGATOR_FALLBACKS => counters.aggregator_fallbacks = *value,
+                DROPPED_INVOCATIONS => counters.dropped_invocations = *value,
+                MALFORMED_TRACE_ITEMS => counters.malformed_trace_items = *value,
                 other => {
                     if let Some(service) = other.strip_prefix(FOLDED_PREFIX) {
                         counters.series_folded.insert(service.to_string(), *value);

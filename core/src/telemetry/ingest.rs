@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::invocations::InvocationLedger;
 use super::metrics::{Flush, MAX_SERIES};
 use super::queries::QueryLedger;
 use super::store_cost::CostLedger;
@@ -29,8 +30,12 @@ pub const MAX_SERVICES: usize = 100;
 /// The label value that collects what the caps leave out.
 pub const OVERFLOW: &str = "other";
 
+/// Exception names kept per service; further names are counted under [`OVERFLOW`].
+pub const MAX_EXCEPTION_NAMES_PER_SERVICE: usize = 20;
+
 /// One sender's unflushed counts: request series, the D1 rows the hub's own statements cost
-/// (hub isolates only) and an application's D1 query stats (embedded applications only).
+/// (hub isolates only), an application's D1 query stats (embedded applications only) and
+/// tailed workers' invocations (the hub's tail handler only).
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub version: u32,
@@ -39,6 +44,8 @@ pub struct Batch {
     pub cost: CostLedger,
     #[serde(default)]
     pub queries: QueryLedger,
+    #[serde(default)]
+    pub invocations: InvocationLedger,
 }
 
 impl Batch {
@@ -48,11 +55,15 @@ impl Batch {
             flush,
             cost,
             queries: QueryLedger::default(),
+            invocations: InvocationLedger::default(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flush.is_empty() && self.cost.is_empty() && self.queries.is_empty()
+        self.flush.is_empty()
+            && self.cost.is_empty()
+            && self.queries.is_empty()
+            && self.invocations.is_empty()
     }
 }
 
@@ -101,7 +112,29 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, String> {
     for ((service, _), _) in &batch.queries.entries {
         check_label("service", service)?;
     }
+    check_invocations(&batch.invocations)?;
     Ok(batch)
+}
+
+fn check_invocations(ledger: &InvocationLedger) -> Result<(), String> {
+    let rows = ledger.entries.len() + ledger.exceptions.len() + ledger.logs.len();
+    if rows > 3 * MAX_SERIES {
+        return Err(format!(
+            "batch carries {rows} invocation rows (at most {})",
+            3 * MAX_SERIES
+        ));
+    }
+    let services = ledger
+        .services()
+        .chain(ledger.exceptions.keys().map(|(s, _)| s.as_str()))
+        .chain(ledger.logs.keys().map(|(s, _)| s.as_str()));
+    for service in services {
+        check_label("service", service)?;
+    }
+    for (_, name) in ledger.exceptions.keys() {
+        check_label("exception name", name)?;
+    }
+    Ok(())
 }
 
 fn check_label(name: &str, value: &str) -> Result<(), String> {
@@ -118,9 +151,71 @@ fn check_label(name: &str, value: &str) -> Result<(), String> {
 #[derive(Debug, Default)]
 pub struct LabelCap {
     routes: BTreeMap<String, BTreeSet<String>>,
+    exceptions: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl LabelCap {
+    /// Registers a stored service that may have no routes (a tailed worker with no fetch
+    /// traffic).
+    pub fn learn_service(&mut self, service: &str) {
+        self.routes.entry(service.to_string()).or_default();
+    }
+
+    /// Registers a stored `(service, exception name)`.
+    pub fn learn_exception(&mut self, service: &str, name: &str) {
+        self.exceptions
+            .entry(service.to_string())
+            .or_default()
+            .insert(name.to_string());
+    }
+
+    /// Holds tailed invocations to the caps: services beyond the service cap count as
+    /// [`OVERFLOW`], and so do exception names beyond [`MAX_EXCEPTION_NAMES_PER_SERVICE`].
+    pub fn apply_to_invocations(&mut self, ledger: &mut InvocationLedger) {
+        let taken = ledger.take();
+        let mut capped = InvocationLedger::default();
+        capped.dropped = taken.dropped;
+        capped.malformed = taken.malformed;
+        for (mut key, stats) in taken.entries {
+            key.service = self.admit_service(key.service);
+            capped.add_entry(key, &stats);
+        }
+        for ((service, name), n) in taken.exceptions {
+            let service = self.admit_service(service);
+            let name = self.admit_exception(&service, name);
+            *capped.exceptions.entry((service, name)).or_default() += n;
+        }
+        for ((service, level), n) in taken.logs {
+            let service = self.admit_service(service);
+            *capped.logs.entry((service, level)).or_default() += n;
+        }
+        *ledger = capped;
+    }
+
+    /// The service's own label if it is known or there is room for it, else [`OVERFLOW`].
+    fn admit_service(&mut self, service: String) -> String {
+        if self.routes.contains_key(&service) || service == OVERFLOW {
+            service
+        } else if self.routes.len() < MAX_SERVICES {
+            self.learn_service(&service);
+            service
+        } else {
+            OVERFLOW.to_string()
+        }
+    }
+
+    fn admit_exception(&mut self, service: &str, name: String) -> String {
+        let names = self.exceptions.entry(service.to_string()).or_default();
+        if names.contains(&name) || name == OVERFLOW {
+            name
+        } else if names.len() < MAX_EXCEPTION_NAMES_PER_SERVICE {
+            names.insert(name.clone());
+            name
+        } else {
+            OVERFLOW.to_string()
+        }
+    }
+
     /// Registers a stored `(service, route)`, e.g. read back from D1 when the aggregator starts.
     pub fn learn(&mut self, service: &str, route: &str) {
         self.routes
@@ -305,6 +400,48 @@ mod tests {
             .collect();
         assert_eq!(services, ["notes", OVERFLOW]);
         assert_eq!(queries.entries[1].1.timing.count, 2, "nothing is lost");
+    }
+
+    #[test]
+    fn tailed_services_and_exception_names_are_held_to_the_caps() {
+        use crate::telemetry::trace::{EventKind, Invocation, Outcome};
+        let mut cap = LabelCap::default();
+        for i in 0..MAX_SERVICES - 1 {
+            cap.learn(&format!("s{i}"), "/");
+        }
+        let mut ledger = InvocationLedger::default();
+        for (service, exception) in [("cron-only", "E0"), ("late", "E1")] {
+            let invocation = Invocation {
+                service: service.into(),
+                event: EventKind::Scheduled,
+                outcome: Outcome::Exception,
+                cpu_ms: 1.0,
+                wall_ms: 1.0,
+                request: None,
+                exceptions: (0..MAX_EXCEPTION_NAMES_PER_SERVICE + 2)
+                    .map(|i| format!("{exception}x{i}"))
+                    .collect(),
+                logs: Vec::new(),
+                truncated: false,
+            };
+            ledger.record(0.0, &invocation);
+        }
+        cap.apply_to_invocations(&mut ledger);
+        let services: Vec<&str> = ledger.services().collect();
+        assert_eq!(
+            services,
+            ["cron-only", OVERFLOW],
+            "the last free place, then other"
+        );
+        let kept = ledger
+            .exceptions
+            .keys()
+            .filter(|(s, n)| s == "cron-only" && n != OVERFLOW)
+            .count();
+        assert_eq!(kept, MAX_EXCEPTION_NAMES_PER_SERVICE);
+        assert_eq!(ledger.exceptions[&("cron-only".into(), OVERFLOW.into())], 2);
+        let total: u64 = ledger.exceptions.values().sum();
+        assert_eq!(total as usize, 2 * (MAX_EXCEPTION_NAMES_PER_SERVICE + 2));
     }
 
     #[test]

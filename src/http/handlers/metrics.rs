@@ -40,6 +40,11 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         store.read_heartbeat(cron::JOB),
         store.counters(),
     );
+    let (invocations, exceptions, log_lines) = futures::join!(
+        store.invocation_totals(),
+        store.exception_totals(),
+        store.log_totals(),
+    );
     let (alerts, slos, notifications, outbox) = futures::join!(
         store.alert_rows(),
         store.slo_reports(),
@@ -51,6 +56,9 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         revision: build_info::REVISION.to_string(),
         requests: requests?,
         queries: queries?,
+        invocations: invocations?,
+        exceptions: exceptions?,
+        log_lines: log_lines?,
         dependencies: dependencies?,
         cron_last_success_ms: heartbeat?.and_then(|hb| hb.last_success_ms),
         counters: PipelineCounters::from_stored(&counters?),

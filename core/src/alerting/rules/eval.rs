@@ -71,6 +71,16 @@ pub fn evaluate(rule: &Rule, input: &EvalInput, slo: &SloConfig) -> Result<Evalu
                 value: requests as f64,
             })
         }
+        RuleKind::InvocationFailureRatio {
+            threshold,
+            window: w,
+        } => {
+            let stats = window(input.windows, w.ms())?;
+            Ok(match stats.invocations {
+                0 => Evaluation::NO_DATA,
+                n => Evaluation::above(stats.invocations_crashed as f64 / n as f64, *threshold),
+            })
+        }
         RuleKind::SloBurnRate { slo: name, tier } => {
             slo::slo_condition(*name, *tier, input.windows, slo)
         }
@@ -127,6 +137,22 @@ mod tests {
         assert!(!eval(&rule, &low).map(|e| e.condition).unwrap_or(true));
         let idle = Windows::from([(FIVE_MINUTES, stats(0, 0))]);
         assert_eq!(eval(&rule, &idle), outcome(false, 0.0));
+    }
+
+    #[test]
+    fn invocation_failure_ratio_compares_crashed_share_with_threshold() {
+        let rule = builtin("worker-invocation-failures");
+        let at = |invocations, invocations_crashed| {
+            let stats = WindowStats {
+                invocations,
+                invocations_crashed,
+                ..stats(0, 0)
+            };
+            eval(&rule, &Windows::from([(FIVE_MINUTES, stats)]))
+        };
+        assert_eq!(at(100, 6), outcome(true, 0.06));
+        assert_eq!(at(100, 5), outcome(false, 0.05));
+        assert_eq!(at(0, 0), outcome(false, 0.0), "no invocations, no alert");
     }
 
     #[test]

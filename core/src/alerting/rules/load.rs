@@ -191,7 +191,7 @@ mod tests {
     fn builtins_load_without_errors() {
         let (rules, errors) = load_rules(Vec::new(), Some(BUILTIN_RULES_JSON));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rules.len(), 8);
+        assert_eq!(rules.len(), 9);
     }
 
     #[test]
@@ -213,7 +213,7 @@ mod tests {
         ]"#;
         let (rules, errors) = load_rules(builtin_rules(None), Some(json));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rules.len(), 8);
+        assert_eq!(rules.len(), 9);
         assert_eq!(rules[0].id, "high-error-ratio");
         assert_eq!(
             rules[0].kind,

@@ -63,6 +63,9 @@ pub enum RuleKind {
     CronStale { threshold: f64 },
     /// No requests at all over the window.
     NoTraffic { window: Window },
+    /// Crashed tailed invocations (outcome `exception`, `exceededCpu` or `exceededMemory`) /
+    /// all tailed invocations over the window > threshold; false without invocations.
+    InvocationFailureRatio { threshold: f64, window: Window },
     /// Multi-window, multi-burn-rate SLO alert (see `slo`).
     SloBurnRate { slo: SloName, tier: SloTier },
 }
@@ -75,6 +78,7 @@ impl RuleKind {
             RuleKind::ErrorRatio { .. }
             | RuleKind::LatencyQuantile { .. }
             | RuleKind::NoTraffic { .. }
+            | RuleKind::InvocationFailureRatio { .. }
             | RuleKind::SloBurnRate { .. } => true,
             RuleKind::DependencyDown { .. } | RuleKind::CronStale { .. } => false,
         }
@@ -176,6 +180,10 @@ pub const BUILTIN_RULES_JSON: &str = r#"[
    "window": "5m", "for": "5m", "keep_firing_for": "5m", "severity": "ticket",
    "annotations": {"summary": "p95 latency above 1 s",
      "description": "The 95th percentile of request duration over 5 minutes is above 1 second."}},
+  {"id": "worker-invocation-failures", "kind": "invocation_failure_ratio", "threshold": 0.05,
+   "window": "5m", "for": "2m", "keep_firing_for": "5m", "severity": "page",
+   "annotations": {"summary": "More than 5% of a worker's invocations crash",
+     "description": "Over the last 5 minutes, more than 5% of the tailed worker's invocations ended in an uncaught exception or exceeded their CPU or memory limit."}},
   {"id": "dependency-down", "kind": "dependency_down", "component": "any",
    "for": "2m", "keep_firing_for": "2m", "severity": "page",
    "annotations": {"summary": "A dependency fails its readiness check",
@@ -230,7 +238,8 @@ pub fn windows_ms(rules: &[Rule]) -> Vec<u64> {
                 .collect(),
             RuleKind::ErrorRatio { window, .. }
             | RuleKind::LatencyQuantile { window, .. }
-            | RuleKind::NoTraffic { window } => vec![window.ms()],
+            | RuleKind::NoTraffic { window }
+            | RuleKind::InvocationFailureRatio { window, .. } => vec![window.ms()],
             RuleKind::DependencyDown { .. } | RuleKind::CronStale { .. } => Vec::new(),
         })
         .collect();
@@ -254,7 +263,7 @@ mod tests {
     #[test]
     fn builtins_link_runbooks_and_carry_summaries() {
         let rules = builtin_rules(Some("https://example.com/docs/runbooks/"));
-        assert_eq!(rules.len(), 8);
+        assert_eq!(rules.len(), 9);
         for rule in &rules {
             let url = format!("https://example.com/docs/runbooks/{}.md", rule.id);
             assert_eq!(rule.annotations.get("runbook_url"), Some(&url));

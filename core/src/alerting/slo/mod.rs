@@ -8,8 +8,11 @@
 //!
 //! Availability counts the cron's self-probes next to requests (bad = 5xx + failed probes,
 //! total = requests + probes): a dead dependency then burns budget even when nobody is calling,
-//! and the SLI stays defined at zero traffic. Latency counts only requests (bad = requests
-//! slower than the threshold), since a probe's duration says nothing about users' latency.
+//! and the SLI stays defined at zero traffic. A tailed worker's invocations count too, each
+//! once: those that are not HTTP requests (a cron, a queue batch, a fetch that never answered)
+//! add to the total, and those that ended in anything but `ok` without a 5xx add to the bad.
+//! Latency counts only requests (bad = requests slower than the threshold), since a probe's
+//! duration says nothing about users' latency.
 
 mod objectives;
 
@@ -79,8 +82,14 @@ impl SloName {
     pub fn events(self, stats: &WindowStats, config: &SloConfig) -> (u64, u64) {
         let (bad, total) = match self {
             SloName::Availability => (
-                stats.errors.saturating_add(stats.probes_failed),
-                stats.requests.saturating_add(stats.probes),
+                stats
+                    .errors
+                    .saturating_add(stats.probes_failed)
+                    .saturating_add(stats.other_failures),
+                stats
+                    .requests
+                    .saturating_add(stats.probes)
+                    .saturating_add(stats.other_events),
             ),
             SloName::Latency => {
                 // A bucket is slow when its lower bound is at or above the threshold.

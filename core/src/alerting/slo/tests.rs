@@ -51,6 +51,26 @@ fn availability_counts_failed_probes_as_bad_events() {
 }
 
 #[test]
+fn availability_counts_failed_invocations_that_are_not_5xx_requests() {
+    let stats = WindowStats {
+        invocations: 30,
+        invocations_crashed: 4,
+        other_events: 10,
+        other_failures: 5,
+        ..requests(20, 2)
+    };
+    assert_eq!(
+        SloName::Availability.events(&stats, &SloConfig::default()),
+        (7, 30)
+    );
+    assert_eq!(
+        SloName::Latency.events(&stats, &SloConfig::default()),
+        (0, 20),
+        "latency counts requests only"
+    );
+}
+
+#[test]
 fn latency_counts_requests_in_buckets_above_the_threshold() {
     let mut stats = requests(0, 0);
     stats.buckets[6] = 10; // (0.25, 0.5]: at the 0.5 s threshold, good
