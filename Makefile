@@ -13,6 +13,7 @@ NODE_BIN := $(CURDIR)/node_modules/.bin
 STATE_DIR := $(CURDIR)/.wrangler/state
 PORT ?= 8787
 APP_PORT ?= 8788
+TAIL_PORT ?= 8789
 # One dev registry for `make dev-example`'s two `wrangler dev` processes, so the example
 # application's Durable Object binding (`script_name = "vigil"`) reaches this hub.
 export WRANGLER_REGISTRY_PATH := $(CURDIR)/.wrangler/registry
@@ -28,7 +29,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 
 help:
 	@echo "make dev    install what is missing, build, migrate local D1, serve on 127.0.0.1:$(PORT)"
-	@echo "make dev-example  the hub on 127.0.0.1:$(PORT) and the example application on 127.0.0.1:$(APP_PORT)"
+	@echo "make dev-example  the hub on 127.0.0.1:$(PORT), the example application on 127.0.0.1:$(APP_PORT), the tailed JS worker on 127.0.0.1:$(TAIL_PORT)"
 	@echo "make test   install what is missing, build, run unit and integration tests"
 	@echo "make lint   cargo fmt --check and clippy -D warnings for host and wasm32"
 	@echo "make bench  run the benchmarks in bench/"
@@ -80,15 +81,19 @@ dev: migrate
 migrate-example: build-example
 	cd examples/app && CI=1 $(NODE_BIN)/wrangler d1 migrations apply DB --local --persist-to $(STATE_DIR)/example
 
-# The hub and the example application, each in its own `wrangler dev` (wrangler gives a port
-# only to the first worker of one), joined by the dev registry above. Ctrl-C stops both.
+# The hub, the example application and the tailed JavaScript worker, each in its own
+# `wrangler dev` (wrangler gives a port only to the first worker of one), joined by the dev
+# registry above. Local trace events carry no script name, so the hub counts them as "shop".
+# Ctrl-C stops all three.
 dev-example: migrate migrate-example
 	@test -f .dev.vars || cp .dev.vars.example .dev.vars
 	@set -m; \
-	$(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --test-scheduled & hub=$$!; \
+	$(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --test-scheduled \
+	  --var TAIL_UNNAMED_SERVICE:shop --var 'ROUTES:{"shop":["/products/:id"]}' & hub=$$!; \
 	(cd examples/app && exec $(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(APP_PORT) --inspector-port 0 --persist-to $(STATE_DIR)/example --test-scheduled) & app=$$!; \
-	trap 'kill -TERM -- -$$hub -$$app 2>/dev/null' INT TERM EXIT; \
-	wait $$hub $$app
+	(cd examples/tail-js && exec $(NODE_BIN)/wrangler dev --local --ip 127.0.0.1 --port $(TAIL_PORT) --inspector-port 0 --persist-to $(STATE_DIR)/tail-js) & shop=$$!; \
+	trap 'kill -TERM -- -$$hub -$$app -$$shop 2>/dev/null' INT TERM EXIT; \
+	wait $$hub $$app $$shop
 
 # The integration harness builds the worker once (`make build`) before starting instances.
 test: tools test-tools
