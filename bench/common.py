@@ -104,11 +104,12 @@ class Worker:
     (the baseline's own wrangler.toml) is used as is. Use as a context manager."""
 
     def __init__(self, config_text=None, config_path=None, migrate=True, seed_sql=None,
-                 front_config=None, registry=None, probe="/livez"):
+                 front_config=None, registry=None, probe="/livez", behind_configs=()):
         """`front_config`: a second worker's config, run first in the same `wrangler dev` (it
-        gets the port), e.g. `sender_config()` in front of the hub. `registry`: a wrangler dev
-        registry folder shared with other instances, so their workers can bind each other.
-        `probe`: the path that answers once the worker serves."""
+        gets the port), e.g. `sender_config()` in front of the hub. `behind_configs`: more
+        workers' configs run after it in the same `wrangler dev` (no port of their own).
+        `registry`: a wrangler dev registry folder shared with other instances, so their
+        workers can bind each other. `probe`: the path that answers once the worker serves."""
         self.env = {**ENV, **({"WRANGLER_REGISTRY_PATH": str(registry)} if registry else {})}
         self.probe = probe
         self.dir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
@@ -116,6 +117,10 @@ class Worker:
         if front_config:
             self.front = self.dir / "front.toml"
             self.front.write_text(front_config)
+        self.behind = []
+        for i, text in enumerate(behind_configs):
+            self.behind.append(self.dir / f"behind-{i}.toml")
+            self.behind[-1].write_text(text)
         self.state = self.dir / "state"
         self.config = Path(config_path) if config_path else self.dir / "wrangler.toml"
         if config_text:
@@ -144,7 +149,9 @@ class Worker:
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
                 [WRANGLER, "dev", *(["--config", str(self.front)] if self.front else []),
-                 "--config", str(self.config), "--local", "--ip", "127.0.0.1",
+                 "--config", str(self.config),
+                 *[arg for path in self.behind for arg in ("--config", str(path))],
+                 "--local", "--ip", "127.0.0.1",
                  "--port", str(port), "--inspector-port", str(free_port()),
                  "--persist-to", str(self.state),
                  "--show-interactive-dev-session=false", "--log-level", "log"],

@@ -85,25 +85,18 @@ enum Lenient {
     Malformed(IgnoredAny),
 }
 
-/// The fields of a trace item Vigil reads; the rest (headers, log messages) is skipped unread.
+/// The fields of a trace item Vigil reads (each may be missing or null); the rest (headers,
+/// log messages) is skipped unread.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawItem {
-    #[serde(default)]
     script_name: Option<String>,
-    #[serde(default)]
     outcome: Option<String>,
-    #[serde(default)]
     cpu_time: Option<f64>,
-    #[serde(default)]
     wall_time: Option<f64>,
-    #[serde(default)]
     truncated: Option<bool>,
-    #[serde(default)]
     event: Option<RawEvent>,
-    #[serde(default)]
     exceptions: Option<Vec<RawException>>,
-    #[serde(default)]
     logs: Option<Vec<RawLog>>,
     /// Every trace item has one (possibly null); requiring it keeps `{}` or `{"a": 1}` from
     /// passing as an item.
