@@ -2,6 +2,7 @@
 //! Engine datapoints.
 
 pub mod analytics;
+pub mod caps;
 pub mod catalog;
 pub mod counters;
 pub mod exposition;
