@@ -116,6 +116,7 @@ fn tailed_invocations_reach_the_hub_counted_exactly_and_fire_alerts() {
     assert_eq!(lines("warn"), Some(4.0), "one per unavailable checkout");
     let cpu = r#"vigil_worker_cpu_time_seconds_count{service="shop",event="fetch"}"#;
     assert_eq!(metrics.sample(cpu), invocations);
+    crate::harness::promtool_check(&metrics.body).expect("promtool accepts the exposition");
 
     // 7 of the shop's requests failed: its error ratio and availability SLO fire, not the hub's.
     hub.run_cron(t0 + 3 * MINUTE);
