@@ -144,9 +144,14 @@ impl MetricsAggregator {
     /// Writes everything pending to D1 in one batch; on failure it stays pending.
     async fn write(&self) -> std::result::Result<(), String> {
         let now = now_ms();
-        // This isolate's own counts and D1 cost (earlier writes) go with the fleet's.
+        // This isolate's own counts and D1 cost (earlier writes) go with the fleet's; the
+        // isolate may also run the hub's tail handler, whose invocations must not be lost.
         let own = pipeline::take(now);
         self.pending.borrow_mut().absorb(own.flush);
+        self.pending_queries.borrow_mut().absorb(own.queries);
+        self.pending_invocations
+            .borrow_mut()
+            .absorb(own.invocations);
         let mut pending = Pending {
             flush: self.pending.borrow_mut().take(now),
             queries: self.pending_queries.borrow_mut().take(),
