@@ -9,10 +9,10 @@ use std::process::Child;
 use std::time::Duration;
 
 use crate::configs::app_config;
-use crate::harness::{
+use crate::dev::{
     apply_migrations, free_port, log_lines, spawn_dev, stop, wait_for_log, wait_until_serving,
-    Reply,
 };
+use crate::harness::Reply;
 
 /// How the application differs from `examples/app/wrangler.toml`.
 #[derive(Debug, Clone, Default)]

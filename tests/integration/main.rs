@@ -4,6 +4,7 @@
 
 mod app;
 mod configs;
+mod dev;
 mod harness;
 mod producer;
 
@@ -78,6 +79,6 @@ fn main() {
     })
     .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    harness::stop_all();
+    dev::stop_all();
     conclusion.exit();
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use crate::harness::{free_port, project_dir, spawn_dev, stop, wait_until_serving, Reply};
+use crate::dev::{free_port, spawn_dev, stop, wait_until_serving};
+use crate::harness::{project_dir, Reply};
 
 /// A running tailed producer.
 pub struct Producer {
