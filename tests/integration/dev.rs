@@ -15,6 +15,7 @@ use crate::harness::project_dir;
 
 /// Process groups of every instance still running, so `stop_all` can end them.
 static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
 fn wrangler() -> PathBuf {
     project_dir().join("node_modules/.bin/wrangler")
 }

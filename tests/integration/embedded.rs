@@ -144,19 +144,7 @@ fn a_failing_route_fires_the_apps_alert_and_notifies() {
     deliver(&hub, t0);
     hub.run_cron(t0 + 3 * MINUTE);
 
-    let auth = format!("Bearer {ADMIN_TOKEN}");
-    let alerts = hub
-        .request("GET", "/api/alerts", &[("Authorization", &auth)])
-        .json();
-    let mut firing: Vec<(String, String)> = Vec::new();
-    for rule in alerts["rules"].as_array().into_iter().flatten() {
-        let instances = rule["instances"].as_array().cloned().unwrap_or_default();
-        for instance in instances.iter().filter(|i| i["state"] == "firing") {
-            let service = instance["labels"]["service"].as_str().unwrap_or("(hub)");
-            let alertname = rule["rule"]["id"].as_str().unwrap_or("?");
-            firing.push((alertname.to_string(), service.to_string()));
-        }
-    }
+    let (firing, alerts) = hub.firing_alerts();
     assert!(
         firing.contains(&("high-error-ratio".into(), "notes".into())),
         "{firing:?}\n{alerts}"

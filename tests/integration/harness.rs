@@ -279,6 +279,25 @@ impl Worker {
         self.app.as_ref().expect("started with Options::app")
     }
 
+    /// The firing alert instances in `/api/alerts`, as `(alertname, service)` (`(hub)` for
+    /// rules on the hub), and the whole answer for failure messages. Needs `ADMIN_TOKEN`.
+    pub fn firing_alerts(&self) -> (Vec<(String, String)>, serde_json::Value) {
+        let auth = format!("Bearer {}", crate::ADMIN_TOKEN);
+        let alerts = self
+            .request("GET", "/api/alerts", &[("Authorization", &auth)])
+            .json();
+        let mut firing = Vec::new();
+        for rule in alerts["rules"].as_array().into_iter().flatten() {
+            let instances = rule["instances"].as_array().cloned().unwrap_or_default();
+            for instance in instances.iter().filter(|i| i["state"] == "firing") {
+                let service = instance["labels"]["service"].as_str().unwrap_or("(hub)");
+                let alertname = rule["rule"]["id"].as_str().unwrap_or("?");
+                firing.push((alertname.to_string(), service.to_string()));
+            }
+        }
+        (firing, alerts)
+    }
+
     pub fn producer(&self) -> &Producer {
         self.producer
             .as_ref()

@@ -120,19 +120,7 @@ fn tailed_invocations_reach_the_hub_counted_exactly_and_fire_alerts() {
 
     // 7 of the shop's requests failed: its error ratio and availability SLO fire, not the hub's.
     hub.run_cron(t0 + 3 * MINUTE);
-    let auth = format!("Bearer {ADMIN_TOKEN}");
-    let alerts = hub
-        .request("GET", "/api/alerts", &[("Authorization", &auth)])
-        .json();
-    let mut firing: Vec<(String, String)> = Vec::new();
-    for rule in alerts["rules"].as_array().into_iter().flatten() {
-        let instances = rule["instances"].as_array().cloned().unwrap_or_default();
-        for instance in instances.iter().filter(|i| i["state"] == "firing") {
-            let service = instance["labels"]["service"].as_str().unwrap_or("(hub)");
-            let alertname = rule["rule"]["id"].as_str().unwrap_or("?");
-            firing.push((alertname.to_string(), service.to_string()));
-        }
-    }
+    let (firing, alerts) = hub.firing_alerts();
     for alertname in ["high-error-ratio", "slo-availability-page"] {
         assert!(
             firing.contains(&(alertname.into(), "shop".into())),
