@@ -156,22 +156,7 @@ impl LabelCap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::metrics::{Aggregator, Served};
-
-    fn flush_of(requests: &[(&str, &str)]) -> Flush {
-        let mut agg = Aggregator::default();
-        for (service, route) in requests {
-            let served = Served {
-                service,
-                route,
-                method: "GET",
-                code: 200,
-                duration_ms: 1.0,
-            };
-            agg.record(0.0, &served);
-        }
-        agg.take(0.0)
-    }
+    use crate::telemetry::metrics::flush_of;
 
     #[test]
     fn routes_beyond_the_cap_are_folded_into_other_and_counted() {

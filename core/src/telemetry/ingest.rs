@@ -149,22 +149,7 @@ fn check_label(name: &str, value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::metrics::{Aggregator, Served};
-
-    fn flush_of(requests: &[(&str, &str)]) -> Flush {
-        let mut agg = Aggregator::default();
-        for (service, route) in requests {
-            let served = Served {
-                service,
-                route,
-                method: "GET",
-                code: 200,
-                duration_ms: 1.0,
-            };
-            agg.record(0.0, &served);
-        }
-        agg.take(0.0)
-    }
+    use crate::telemetry::metrics::flush_of;
 
     #[test]
     fn a_batch_round_trips_through_json() {

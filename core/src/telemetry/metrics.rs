@@ -183,6 +183,23 @@ impl Flush {
     }
 }
 
+/// A flush of one `GET` answered 200 in 1 ms per `(service, route)`, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn flush_of(requests: &[(&str, &str)]) -> Flush {
+    let mut agg = Aggregator::default();
+    for (service, route) in requests {
+        let served = Served {
+            service,
+            route,
+            method: "GET",
+            code: 200,
+            duration_ms: 1.0,
+        };
+        agg.record(0.0, &served);
+    }
+    agg.take(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
