@@ -5,28 +5,11 @@ use std::collections::BTreeMap;
 
 use wasm_bindgen::JsValue;
 
-use super::{Statement, Store, StoreResult};
+use super::{adding, bucket_placeholders, Statement, Store, StoreResult};
 use vigil_core::records::{BucketColumns, InvocationTotal, LabelledTotal, WallBucketColumns};
 use vigil_core::telemetry::invocations::{InvocationLedger, InvocationStats};
 use vigil_core::telemetry::metrics::BUCKETS;
 use vigil_core::telemetry::trace::{EventKind, Outcome};
-
-/// `?first, ?first+1, …` for the twelve bucket values starting at placeholder `first`.
-fn placeholders(first: usize) -> String {
-    (first..first + BUCKETS)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `col = table.col + excluded.col` for each of `columns`.
-fn adds(table: &str, columns: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn totals_sql() -> String {
     let (cpu, wall) = (BucketColumns::NAMES, WallBucketColumns::NAMES);
@@ -34,11 +17,11 @@ fn totals_sql() -> String {
         "INSERT INTO invocation_totals (service, event, outcome, count, cpu_sum, wall_sum, {cpu}, {wall})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, {cpu_values}, {wall_values})
          ON CONFLICT (service, event, outcome) DO UPDATE SET {sums}, {cpu_adds}, {wall_adds}",
-        cpu_values = placeholders(7),
-        wall_values = placeholders(7 + BUCKETS),
-        sums = adds("invocation_totals", "count, cpu_sum, wall_sum"),
-        cpu_adds = adds("invocation_totals", cpu),
-        wall_adds = adds("invocation_totals", wall),
+        cpu_values = bucket_placeholders(7),
+        wall_values = bucket_placeholders(7 + BUCKETS),
+        sums = adding("invocation_totals", "count, cpu_sum, wall_sum"),
+        cpu_adds = adding("invocation_totals", cpu),
+        wall_adds = adding("invocation_totals", wall),
     )
 }
 
@@ -110,20 +93,20 @@ impl Store {
 
     /// Exceptions by name per service (bounded by the per-service name cap).
     pub async fn exception_totals(&self) -> StoreResult<Vec<LabelledTotal>> {
-        self.prepare(
-            "SELECT service, name AS label, count FROM worker_exception_totals
-             ORDER BY service, name LIMIT 5000",
-        )
-        .all()
-        .await
+        self.labelled_totals("worker_exception_totals", "name")
+            .await
     }
 
     /// Log lines by level per service (at most six levels each).
     pub async fn log_totals(&self) -> StoreResult<Vec<LabelledTotal>> {
-        self.prepare(
-            "SELECT service, level AS label, count FROM worker_log_totals
-             ORDER BY service, level LIMIT 5000",
-        )
+        self.labelled_totals("worker_log_totals", "level").await
+    }
+
+    async fn labelled_totals(&self, table: &str, label: &str) -> StoreResult<Vec<LabelledTotal>> {
+        self.prepare(format!(
+            "SELECT service, {label} AS label, count FROM {table}
+             ORDER BY service, {label} LIMIT 5000"
+        ))
         .all()
         .await
     }

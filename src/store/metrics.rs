@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use wasm_bindgen::JsValue;
 
-use super::{Statement, Store, StoreResult};
+use super::{adding, bucket_placeholders, Statement, Store, StoreResult};
 use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::{BucketColumns, QueryTotal, RequestTotal};
 use vigil_core::telemetry::counters::{
@@ -15,14 +15,6 @@ use vigil_core::telemetry::metrics::{Flush, SeriesKey, SeriesStats, BUCKETS};
 use vigil_core::telemetry::queries::QueryLedger;
 
 const BUCKET_COLUMNS: &str = BucketColumns::NAMES;
-
-/// `bN = table.bN + excluded.bN` for every bucket column, for the adding upserts.
-fn add_buckets(table: &str) -> String {
-    (0..BUCKETS)
-        .map(|i| format!("b{i} = {table}.b{i} + excluded.b{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// A flush's series summed over its minutes: the running totals have no minute.
 fn series_totals(flush: &Flush) -> BTreeMap<SeriesKey, SeriesStats> {
@@ -39,19 +31,13 @@ fn series_totals(flush: &Flush) -> BTreeMap<SeriesKey, SeriesStats> {
 
 /// The upsert adding one `(service, outcome)`'s query stats to its running totals.
 fn query_totals_sql() -> String {
-    let buckets = (7..7 + BUCKETS)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
         "INSERT INTO d1_query_totals (service, outcome, count, duration_sum, rows_read, rows_written, {BUCKET_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, {buckets})
-         ON CONFLICT (service, outcome) DO UPDATE SET
-           count = d1_query_totals.count + excluded.count,
-           duration_sum = d1_query_totals.duration_sum + excluded.duration_sum,
-           rows_read = d1_query_totals.rows_read + excluded.rows_read,
-           rows_written = d1_query_totals.rows_written + excluded.rows_written, {add}",
-        add = add_buckets("d1_query_totals"),
+         ON CONFLICT (service, outcome) DO UPDATE SET {sums}, {add}",
+        buckets = bucket_placeholders(7),
+        sums = adding("d1_query_totals", "count, duration_sum, rows_read, rows_written"),
+        add = adding("d1_query_totals", BUCKET_COLUMNS),
     )
 }
 
@@ -75,19 +61,15 @@ impl Store {
         invocations: &InvocationLedger,
         counters: &[(String, u64)],
     ) -> StoreResult<()> {
-        let placeholders = (5..5 + BUCKETS)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let totals_sql = format!(
             "INSERT INTO request_totals (route, method, code, count, duration_sum, {BUCKET_COLUMNS}, service)
              VALUES (?1, ?2, ?3, ?4, ?{sum}, {placeholders}, ?{service})
-             ON CONFLICT (service, route, method, code) DO UPDATE SET
-               count = request_totals.count + excluded.count,
-               duration_sum = request_totals.duration_sum + excluded.duration_sum, {buckets}",
+             ON CONFLICT (service, route, method, code) DO UPDATE SET {sums}, {buckets}",
+            placeholders = bucket_placeholders(5),
             sum = 5 + BUCKETS,
             service = 6 + BUCKETS,
-            buckets = add_buckets("request_totals"),
+            sums = adding("request_totals", "count, duration_sum"),
+            buckets = adding("request_totals", BUCKET_COLUMNS),
         );
         let mut statements = Vec::with_capacity(flush.series.len() + counters.len() + 4);
         for (key, stats) in series_totals(flush) {

@@ -24,6 +24,7 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 use crate::telemetry::pipeline;
+use vigil_core::telemetry::metrics::BUCKETS;
 use vigil_core::telemetry::store_cost::Operation;
 
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
@@ -146,6 +147,24 @@ impl Statement<'_> {
         self.store.bill(&result);
         Ok(result)
     }
+}
+
+/// `?first, ?first+1, …`: the placeholders of one histogram's bucket values in an upsert.
+fn bucket_placeholders(first: usize) -> String {
+    (first..first + BUCKETS)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `col = table.col + excluded.col` for each of `columns` (comma-separated): what an adding
+/// upsert sets on conflict.
+fn adding(table: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `NULL` for `None`.

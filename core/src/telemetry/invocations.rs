@@ -111,17 +111,27 @@ impl InvocationLedger {
     pub fn absorb(&mut self, other: InvocationLedger) {
         self.dropped += other.dropped;
         self.malformed += other.malformed;
-        for (key, stats) in other.entries {
-            self.add_entry(key, &stats);
-        }
-        for (key, n) in other.exceptions {
-            count_named(&mut self.exceptions, key, OVERFLOW.to_string(), n);
-        }
-        for (key, n) in other.logs {
-            count_named(&mut self.logs, key, LogLevel::Unknown, n);
-        }
+        self.add_all(other.entries, other.exceptions, other.logs);
         if let Some(first) = other.first_ms {
             self.first_ms = Some(self.first_ms.map_or(first, |mine| mine.min(first)));
+        }
+    }
+
+    /// Adds rows, exception counts and log-line counts, each held to its cap.
+    fn add_all(
+        &mut self,
+        entries: impl IntoIterator<Item = (InvocationKey, InvocationStats)>,
+        exceptions: impl IntoIterator<Item = ((String, String), u64)>,
+        logs: impl IntoIterator<Item = ((String, LogLevel), u64)>,
+    ) {
+        for (key, stats) in entries {
+            self.add_entry(key, &stats);
+        }
+        for (key, n) in exceptions {
+            count_named(&mut self.exceptions, key, OVERFLOW.to_string(), n);
+        }
+        for (key, n) in logs {
+            count_named(&mut self.logs, key, LogLevel::Unknown, n);
         }
     }
 
@@ -178,15 +188,7 @@ impl From<LedgerWire> for InvocationLedger {
             malformed: wire.malformed,
             ..InvocationLedger::default()
         };
-        for (key, stats) in wire.entries {
-            ledger.add_entry(key, &stats);
-        }
-        for (key, n) in wire.exceptions {
-            count_named(&mut ledger.exceptions, key, OVERFLOW.to_string(), n);
-        }
-        for (key, n) in wire.logs {
-            count_named(&mut ledger.logs, key, LogLevel::Unknown, n);
-        }
+        ledger.add_all(wire.entries, wire.exceptions, wire.logs);
         ledger
     }
 }
