@@ -32,8 +32,7 @@ pub async fn tail_into_hub(events: JsValue, env: Env, ctx: worker::worker_sys::C
     let settings = settings::load(&env);
     let Ok(config) = &settings.config else {
         let reason = "the hub's configuration is invalid (see its error log)";
-        refused(&settings.logger, reason);
-        return;
+        return refused(&settings.logger, reason);
     };
     let json = match JSON::stringify(&events).ok().filter(|s| s.is_string()) {
         // UTF-16 length: a cheap bound before copying the text into Wasm memory.
