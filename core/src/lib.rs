@@ -9,6 +9,7 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod notify;
+pub mod probes;
 pub mod records;
 pub mod telemetry;
 pub mod time;

@@ -135,7 +135,7 @@ fn notification(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerting::instances::Instance;
+    use crate::alerting::instances::{Instance, SubjectKind};
     use crate::alerting::rules::builtin_rules;
 
     const ORIGIN: Origin<'static> = Origin {
@@ -161,7 +161,7 @@ mod tests {
             .expect("built-in rules exist");
         let instance = Instance {
             rule: &rule,
-            service: Some("api"),
+            subject: Some((SubjectKind::Service, "api")),
         };
         AlertRow {
             alert_key: instance.key(),

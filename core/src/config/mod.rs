@@ -15,6 +15,9 @@ pub use channels::{Channels, PagerDutyReceiver, Secret, WebhookReceiver, PAGERDU
 
 use crate::alerting::slo::{SloConfig, SloObjectives};
 use crate::http::templates::RouteTemplates;
+use crate::probes::heartbeats::{parse_heartbeats, HeartbeatSpec};
+use crate::probes::schedule::SubrequestBudget;
+use crate::probes::spec::{parse_probes, ProbeSpec};
 use crate::telemetry::ingest::MAX_LABEL_LEN;
 use crate::telemetry::log::Level;
 use crate::telemetry::metrics::BUCKET_BOUNDS_SECONDS;
@@ -52,6 +55,14 @@ pub struct Config {
     /// The service of trace events without a script name (`TAIL_UNNAMED_SERVICE`): local
     /// `wrangler dev` sends none; Cloudflare always does.
     pub tail_unnamed_service: String,
+    /// Synthetic HTTP checks the cron runs (`PROBES`).
+    pub probes: Vec<ProbeSpec>,
+    /// Push monitors for scheduled jobs (`HEARTBEATS`), and the token their pings carry.
+    pub heartbeats: Vec<HeartbeatSpec>,
+    pub heartbeat_token: Option<Secret>,
+    /// Subrequests one cron run may make (`SUBREQUEST_BUDGET`: 50 on the Free plan), shared by
+    /// probes and notification deliveries.
+    pub subrequest_budget: SubrequestBudget,
 }
 
 /// A configuration variable that is set but cannot be used, with what is expected instead.
@@ -100,8 +111,25 @@ impl Config {
             channels: channels(&get)?,
             routes: routes(get("ROUTES").as_deref())?,
             tail_unnamed_service: label(&get, "TAIL_UNNAMED_SERVICE", "unnamed")?,
+            probes: json_list(&get, "PROBES", parse_probes)?,
+            heartbeats: json_list(&get, "HEARTBEATS", parse_heartbeats)?,
+            heartbeat_token: get("HEARTBEAT_TOKEN").map(Secret::new),
+            subrequest_budget: SubrequestBudget {
+                total: number(&get, "SUBREQUEST_BUDGET", 50, 20..=10_000)?,
+            },
         })
     }
+}
+
+/// A JSON list variable read by `parse`, or empty when unset.
+fn json_list<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    parse: fn(&str) -> Result<Vec<T>, String>,
+) -> Result<Vec<T>, ConfigError> {
+    get(variable)
+        .map_or(Ok(Vec::new()), |text| parse(&text))
+        .map_err(|problem| ConfigError { variable, problem })
 }
 
 /// `ROUTES`: `{"service": ["/users/:id", …]}`.

@@ -185,3 +185,31 @@ fn the_unnamed_tail_service_has_a_default_and_a_bound() {
     let err = parse(&[("TAIL_UNNAMED_SERVICE", long.as_str())]).unwrap_err();
     assert_eq!(err.variable, "TAIL_UNNAMED_SERVICE");
 }
+
+#[test]
+fn probes_heartbeats_and_the_subrequest_budget_name_their_variable() {
+    let config = parse(&[
+        (
+            "PROBES",
+            r#"[{"name": "api", "url": "https://api.example.com/health"}]"#,
+        ),
+        (
+            "HEARTBEATS",
+            r#"[{"name": "backup", "period": "1d", "grace": "1h"}]"#,
+        ),
+        ("SUBREQUEST_BUDGET", "1000"),
+    ])
+    .unwrap();
+    assert_eq!(config.probes[0].name, "api");
+    assert_eq!(config.heartbeats[0].grace_ms, 3_600_000);
+    assert_eq!(config.subrequest_budget.total, 1000);
+    assert_eq!(parse(&[]).unwrap().subrequest_budget.total, 50);
+    for (variable, value) in [
+        ("PROBES", r#"[{"name": "api"}]"#),
+        ("HEARTBEATS", r#"[{"name": "b", "period": "soon"}]"#),
+        ("SUBREQUEST_BUDGET", "5"),
+    ] {
+        let err = parse(&[(variable, value)]).unwrap_err();
+        assert_eq!(err.variable, variable, "{err}");
+    }
+}

@@ -17,6 +17,8 @@ pub const AGGREGATOR_FALLBACKS: &str = "aggregator_fallbacks";
 pub const DROPPED_INVOCATIONS: &str = "tail_invocations_dropped";
 /// Elements of tail batches that were not trace items (skipped).
 pub const MALFORMED_TRACE_ITEMS: &str = "tail_items_malformed";
+/// Due probe checks a cron run deferred to stay within its subrequest budget.
+pub const PROBES_DEFERRED: &str = "probes_deferred";
 /// Series folded into `route="other"` by the caps, per service: `series_folded:{service}`.
 pub const FOLDED_PREFIX: &str = "series_folded:";
 
@@ -29,6 +31,7 @@ pub struct PipelineCounters {
     pub aggregator_fallbacks: u64,
     pub dropped_invocations: u64,
     pub malformed_trace_items: u64,
+    pub probes_deferred: u64,
     pub series_folded: BTreeMap<String, u64>,
     /// D1 rows Vigil itself read and wrote, per operation.
     pub store_costs: BTreeMap<Operation, Rows>,
@@ -49,6 +52,7 @@ impl PipelineCounters {
                 AGGREGATOR_FALLBACKS => counters.aggregator_fallbacks = *value,
                 DROPPED_INVOCATIONS => counters.dropped_invocations = *value,
                 MALFORMED_TRACE_ITEMS => counters.malformed_trace_items = *value,
+                PROBES_DEFERRED => counters.probes_deferred = *value,
                 other => {
                     if let Some(service) = other.strip_prefix(FOLDED_PREFIX) {
                         counters.series_folded.insert(service.to_string(), *value);

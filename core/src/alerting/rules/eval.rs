@@ -16,6 +16,8 @@ pub struct EvalInput<'a> {
     /// The latest self-probe: each check and whether it passed.
     pub dependencies: &'a [(Check, bool)],
     pub last_cron_success_ms: Option<f64>,
+    /// Whether the instance's probe or monitor is down; `None` before its first result.
+    pub down: Option<bool>,
 }
 
 /// Evaluates one rule. An `Err` means the rule could not be evaluated (missing data); the
@@ -84,6 +86,13 @@ pub fn evaluate(rule: &Rule, input: &EvalInput, slo: &SloConfig) -> Result<Evalu
         RuleKind::SloBurnRate { slo: name, tier } => {
             slo::slo_condition(*name, *tier, input.windows, slo)
         }
+        // Nothing to judge before the first check or ping: no alert, and no warning either.
+        RuleKind::ProbeDown {} | RuleKind::HeartbeatMissed {} => {
+            Ok(input.down.map_or(Evaluation::NO_DATA, |down| Evaluation {
+                condition: down,
+                value: if down { 1.0 } else { 0.0 },
+            }))
+        }
     }
 }
 
@@ -120,6 +129,7 @@ mod tests {
             windows,
             dependencies: &[],
             last_cron_success_ms: None,
+            down: None,
         };
         evaluate(rule, &input, &SloConfig::default())
     }
@@ -184,6 +194,7 @@ mod tests {
             windows: &windows,
             dependencies: &deps,
             last_cron_success_ms: None,
+            down: None,
         };
         let run = |component: DependencySelector| {
             let rule = Rule {
@@ -212,12 +223,33 @@ mod tests {
                 windows: &windows,
                 dependencies: &[],
                 last_cron_success_ms: last,
+                down: None,
             };
             evaluate(&rule, &input, &SloConfig::default())
         };
         assert_eq!(run(Some(600_000.0)), outcome(true, 400.0));
         assert_eq!(run(Some(940_000.0)), outcome(false, 60.0));
         assert_eq!(run(None), outcome(false, 0.0));
+    }
+
+    #[test]
+    fn probe_and_heartbeat_rules_follow_their_subject_and_wait_for_a_first_result() {
+        let windows = Windows::new();
+        for id in ["probe-down", "heartbeat-missed"] {
+            let run = |down| {
+                let input = EvalInput {
+                    now_ms: 0.0,
+                    windows: &windows,
+                    dependencies: &[],
+                    last_cron_success_ms: None,
+                    down,
+                };
+                evaluate(&builtin(id), &input, &SloConfig::default())
+            };
+            assert_eq!(run(Some(true)), outcome(true, 1.0), "{id}");
+            assert_eq!(run(Some(false)), outcome(false, 0.0), "{id}");
+            assert_eq!(run(None), outcome(false, 0.0), "{id}");
+        }
     }
 
     #[test]

@@ -146,13 +146,22 @@ fn validate(rule: &Rule) -> Result<(), String> {
         | RuleKind::CronStale { threshold } => finite(threshold)?,
         _ => {}
     }
-    if let Some(name) = rule.matchers.keys().find(|name| *name != "service") {
-        return Err(format!(
-            "`match` on label {name:?} is not supported (rules select series by `service`)"
-        ));
+    let scopes = rule.kind.scopes();
+    if !rule.matchers.is_empty() && scopes.is_empty() {
+        return Err(
+            "`match` applies only to rules with one instance per service, probe or monitor".into(),
+        );
     }
-    if !rule.matchers.is_empty() && !rule.kind.per_service() {
-        return Err("`match` applies only to rules that measure a service's requests".into());
+    if let Some(name) = rule
+        .matchers
+        .keys()
+        .find(|name| !scopes.iter().any(|kind| kind.label() == name.as_str()))
+    {
+        let labels: Vec<&str> = scopes.iter().map(|kind| kind.label()).collect();
+        return Err(format!(
+            "`match` on label {name:?} is not supported (this rule selects by {})",
+            labels.join(" or ")
+        ));
     }
     // Alertmanager rejects a whole POST over one bad label name, so check them here.
     if let Some(bad) = rule.labels.keys().find(|name| !valid_label_name(name)) {
@@ -191,7 +200,7 @@ mod tests {
     fn builtins_load_without_errors() {
         let (rules, errors) = load_rules(Vec::new(), Some(BUILTIN_RULES_JSON));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rules.len(), 9);
+        assert_eq!(rules.len(), 11);
     }
 
     #[test]
@@ -213,7 +222,7 @@ mod tests {
         ]"#;
         let (rules, errors) = load_rules(builtin_rules(None), Some(json));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rules.len(), 9);
+        assert_eq!(rules.len(), 11);
         assert_eq!(rules[0].id, "high-error-ratio");
         assert_eq!(
             rules[0].kind,

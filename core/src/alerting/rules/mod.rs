@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use eval::{evaluate, EvalInput};
 pub use load::{load_rules, RuleError};
 
+use super::instances::SubjectKind;
 use super::severity::Severity;
 use super::slo::{SloName, SloTier};
 use crate::health::checks::Check;
@@ -68,19 +69,33 @@ pub enum RuleKind {
     InvocationFailureRatio { threshold: f64, window: Window },
     /// Multi-window, multi-burn-rate SLO alert (see `slo`).
     SloBurnRate { slo: SloName, tier: SloTier },
+    /// The probe is down: `failure_threshold` checks in a row failed.
+    ProbeDown {},
+    /// The monitor was not pinged within `period + grace`, or its job reported a failure.
+    HeartbeatMissed {},
 }
 
 impl RuleKind {
-    /// Whether the rule measures a service's requests, and so yields one alert instance per
-    /// service; the others watch the hub itself (its dependencies, its cron) and yield one.
-    pub fn per_service(&self) -> bool {
+    /// What the rule yields an alert instance for: each service (rules on requests), each
+    /// probe, each monitor; availability SLOs hold for services and probes alike. Rules on the
+    /// hub itself (its dependencies, its cron) have no scope and yield one instance.
+    pub fn scopes(&self) -> &'static [SubjectKind] {
         match self {
             RuleKind::ErrorRatio { .. }
             | RuleKind::LatencyQuantile { .. }
             | RuleKind::NoTraffic { .. }
             | RuleKind::InvocationFailureRatio { .. }
-            | RuleKind::SloBurnRate { .. } => true,
-            RuleKind::DependencyDown { .. } | RuleKind::CronStale { .. } => false,
+            | RuleKind::SloBurnRate {
+                slo: SloName::Latency,
+                ..
+            } => &[SubjectKind::Service],
+            RuleKind::SloBurnRate {
+                slo: SloName::Availability,
+                ..
+            } => &[SubjectKind::Service, SubjectKind::Probe],
+            RuleKind::ProbeDown {} => &[SubjectKind::Probe],
+            RuleKind::HeartbeatMissed {} => &[SubjectKind::Monitor],
+            RuleKind::DependencyDown { .. } | RuleKind::CronStale { .. } => &[],
         }
     }
 }
@@ -184,6 +199,14 @@ pub const BUILTIN_RULES_JSON: &str = r#"[
    "window": "5m", "for": "2m", "keep_firing_for": "5m", "severity": "page",
    "annotations": {"summary": "More than 5% of a worker's invocations crash",
      "description": "Over the last 5 minutes, more than 5% of the tailed worker's invocations ended in an uncaught exception or exceeded their CPU or memory limit."}},
+  {"id": "probe-down", "kind": "probe_down", "for": "0s", "keep_firing_for": "0s",
+   "severity": "page",
+   "annotations": {"summary": "A synthetic probe is down",
+     "description": "The probe failed its checks failure_threshold times in a row; it is up again after success_threshold passing checks."}},
+  {"id": "heartbeat-missed", "kind": "heartbeat_missed", "for": "0s", "keep_firing_for": "0s",
+   "severity": "page",
+   "annotations": {"summary": "A scheduled job did not check in",
+     "description": "The monitor got no ping within its period and grace, or the job reported a failure."}},
   {"id": "dependency-down", "kind": "dependency_down", "component": "any",
    "for": "2m", "keep_firing_for": "2m", "severity": "page",
    "annotations": {"summary": "A dependency fails its readiness check",
@@ -240,7 +263,10 @@ pub fn windows_ms(rules: &[Rule]) -> Vec<u64> {
             | RuleKind::LatencyQuantile { window, .. }
             | RuleKind::NoTraffic { window }
             | RuleKind::InvocationFailureRatio { window, .. } => vec![window.ms()],
-            RuleKind::DependencyDown { .. } | RuleKind::CronStale { .. } => Vec::new(),
+            RuleKind::DependencyDown { .. }
+            | RuleKind::CronStale { .. }
+            | RuleKind::ProbeDown {}
+            | RuleKind::HeartbeatMissed {} => Vec::new(),
         })
         .collect();
     windows.sort_unstable();
@@ -263,7 +289,7 @@ mod tests {
     #[test]
     fn builtins_link_runbooks_and_carry_summaries() {
         let rules = builtin_rules(Some("https://example.com/docs/runbooks/"));
-        assert_eq!(rules.len(), 9);
+        assert_eq!(rules.len(), 11);
         for rule in &rules {
             let url = format!("https://example.com/docs/runbooks/{}.md", rule.id);
             assert_eq!(rule.annotations.get("runbook_url"), Some(&url));

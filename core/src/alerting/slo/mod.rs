@@ -209,9 +209,12 @@ pub fn slo_condition(
 #[serde(rename_all = "camelCase")]
 pub struct SloReport {
     pub name: SloName,
-    /// The service it measures.
-    #[serde(default)]
+    /// The service it measures (empty for a probe's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service: String,
+    /// The probe it measures, for a probe's availability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
     pub objective: f64,
     /// Good share over 30 days; 1 when there were no events.
     pub sli_30d: f64,
@@ -234,39 +237,53 @@ pub fn report_windows_ms() -> Vec<u64> {
     windows
 }
 
-/// Both SLOs' reports. A window missing from `windows` counts as having no events (a report is
-/// for display; load [`report_windows_ms`] to get real numbers).
+/// Both SLOs' reports of a service. A window missing from `windows` counts as having no
+/// events (a report is for display; load [`report_windows_ms`] to get real numbers).
 pub fn report(service: &str, windows: &Windows, config: &SloConfig) -> Vec<SloReport> {
-    let empty = WindowStats::default();
-    let events =
-        |slo: SloName, window_ms| slo.events(windows.get(&window_ms).unwrap_or(&empty), config);
     SloName::ALL
         .into_iter()
-        .map(|slo| {
-            let objective = slo.objective(config);
-            let (bad, total) = events(slo, BUDGET_WINDOW_MS);
-            let burn_rates = report_windows_ms()
-                .into_iter()
-                .filter(|&ms| ms != BUDGET_WINDOW_MS)
-                .map(|ms| {
-                    let (bad, total) = events(slo, ms);
-                    (format_duration(ms), burn_rate(bad, total, objective))
-                })
-                .collect();
-            SloReport {
-                name: slo,
-                service: service.to_string(),
-                objective,
-                sli_30d: if total == 0 {
-                    1.0
-                } else {
-                    1.0 - bad as f64 / total as f64
-                },
-                error_budget_remaining: 1.0 - burn_rate(bad, total, objective),
-                burn_rates,
-            }
+        .map(|slo| SloReport {
+            service: service.to_string(),
+            ..report_one(slo, windows, config)
         })
         .collect()
+}
+
+/// A probe's availability report: its checks are its events (a probe has no latency SLO;
+/// its slowness shows as `degraded`).
+pub fn probe_report(probe: &str, windows: &Windows, config: &SloConfig) -> SloReport {
+    SloReport {
+        probe: Some(probe.to_string()),
+        ..report_one(SloName::Availability, windows, config)
+    }
+}
+
+fn report_one(slo: SloName, windows: &Windows, config: &SloConfig) -> SloReport {
+    let empty = WindowStats::default();
+    let events = |window_ms| slo.events(windows.get(&window_ms).unwrap_or(&empty), config);
+    let objective = slo.objective(config);
+    let (bad, total) = events(BUDGET_WINDOW_MS);
+    let burn_rates = report_windows_ms()
+        .into_iter()
+        .filter(|&ms| ms != BUDGET_WINDOW_MS)
+        .map(|ms| {
+            let (bad, total) = events(ms);
+            (format_duration(ms), burn_rate(bad, total, objective))
+        })
+        .collect();
+    SloReport {
+        name: slo,
+        service: String::new(),
+        probe: None,
+        objective,
+        sli_30d: if total == 0 {
+            1.0
+        } else {
+            1.0 - bad as f64 / total as f64
+        },
+        error_budget_remaining: 1.0 - burn_rate(bad, total, objective),
+        burn_rates,
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+mod probes;
 mod workers;
 
 use super::exposition::{Family, Histogram};
@@ -10,6 +11,8 @@ use super::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
 
 use super::counters::PipelineCounters;
 use crate::alerting::slo::SloReport;
+use crate::probes::heartbeats::LastPing;
+use crate::probes::state::ProbeState;
 use crate::records::{
     ChannelBacklog, DependencyStatus, InvocationTotal, LabelledTotal, NotificationCount,
     QueryTotal, RequestTotal,
@@ -19,8 +22,9 @@ use crate::records::{
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertSample {
     pub alertname: String,
-    /// The instance's service (rules on requests); `None` for rules on the hub itself.
-    pub service: Option<String>,
+    /// The instance's label (`service`, `probe` or `monitor`) and value; `None` for rules on
+    /// the hub itself.
+    pub subject: Option<(&'static str, String)>,
     pub severity: String,
     pub state: String,
 }
@@ -44,6 +48,9 @@ pub struct Snapshot {
     pub counters: PipelineCounters,
     pub alerts: Vec<AlertSample>,
     pub slos: Vec<SloReport>,
+    /// Each configured probe's state, and each pinged monitor's last ping.
+    pub probes: Vec<(String, ProbeState)>,
+    pub heartbeats: Vec<(String, LastPing)>,
     pub notifications: Vec<NotificationCount>,
     /// The outbox per channel, and the time its ages are measured at.
     pub outbox: Vec<ChannelBacklog>,
@@ -57,6 +64,7 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         workers::invocations(s),
         queries(s),
         dependencies(s),
+        probes::probes(s),
         operations(s),
         store_costs(s),
         alerting(s),
@@ -269,7 +277,7 @@ fn alerting(s: &Snapshot) -> Vec<Family> {
             ("severity", a.severity.clone()),
             ("state", a.state.clone()),
         ];
-        labels.extend(a.service.clone().map(|service| ("service", service)));
+        labels.extend(a.subject.clone());
         alerts.push(labels, 1.0);
     }
 
@@ -284,7 +292,10 @@ fn alerting(s: &Snapshot) -> Vec<Family> {
     );
     for slo in &s.slos {
         let name = || ("slo", slo.name.as_str().to_string());
-        let service = || ("service", slo.service.clone());
+        let service = || match &slo.probe {
+            Some(probe) => ("probe", probe.clone()),
+            None => ("service", slo.service.clone()),
+        };
         objective.push([name(), service()], slo.objective);
         budget.push([name(), service()], slo.error_budget_remaining);
         for (window, rate) in &slo.burn_rates {
