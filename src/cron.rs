@@ -1,5 +1,6 @@
 //! The minute cron, its steps in order, each logged, none able to stop the others: flush
-//! metrics, self-probe, alerting, delivery, hourly housekeeping, heartbeat.
+//! metrics, self-probe, due probes, heartbeat monitors, alerting, delivery, hourly
+//! housekeeping, the cron's own heartbeat.
 //!
 //! "Now" is the scheduled event's time, never a clock read elsewhere, so tests drive time
 //! through the scheduled test endpoint.
@@ -16,6 +17,7 @@ use crate::health::probes;
 use crate::housekeeping;
 use crate::settings;
 use crate::store::Store;
+use crate::synthetic::{self, heartbeats};
 use crate::telemetry::log::{error_field, Level, Logger};
 use vigil_core::telemetry::store_cost::Operation;
 
@@ -70,8 +72,8 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     }
 }
 
-/// The steps that need the database: self-probe, alerting, delivery, housekeeping. Returns what
-/// failed; a failed step never stops the next.
+/// The steps that need the database: self-probe, probes, monitors, alerting, delivery,
+/// housekeeping. Returns what failed; a failed step never stops the next.
 async fn minute(
     env: &Env,
     store: &Store,
@@ -96,14 +98,32 @@ async fn minute(
         failures.push(format!("self-probe: {e}"));
     }
     let dependencies: Vec<(Check, bool)> = results.iter().map(|r| (r.check, r.passed())).collect();
+    let probes = synthetic::run_due(env, store, config, logger, now_ms).await;
+    let monitors = heartbeats::statuses(store, config, now_ms).await;
     let seen = engine::Observations {
         dependencies: &dependencies,
         last_cron_success_ms: last_success,
+        probes: probes.as_ref().ok().map(|run| &run.statuses),
+        monitors: monitors.as_ref().ok(),
     };
     if let Err(e) = engine::run(store, config, logger, now_ms, seen).await {
         failures.push(format!("alerting: {e}"));
     }
-    match dispatch::deliver_due(store, config, logger, now_ms).await {
+    let probe_subrequests = match probes {
+        Ok(run) => run.subrequests,
+        Err(e) => {
+            failures.push(format!("probes: {e}"));
+            // Whatever ran before the failure may have used the probes' whole share.
+            config.subrequest_budget.for_probes()
+        }
+    };
+    if let Err(e) = monitors {
+        failures.push(format!("heartbeat monitors: {e}"));
+    }
+    let limit = config
+        .subrequest_budget
+        .for_notifications(probe_subrequests);
+    match dispatch::deliver_due(store, config, logger, now_ms, limit).await {
         Ok((delivered, failed)) if delivered + failed > 0 => {
             let mut fields = Map::new();
             fields.insert("delivered".into(), delivered.into());

@@ -36,6 +36,8 @@ mod settings;
 #[cfg(feature = "hub")]
 mod store;
 #[cfg(feature = "hub")]
+mod synthetic;
+#[cfg(feature = "hub")]
 mod tail;
 
 #[cfg(feature = "hub")]

@@ -18,8 +18,9 @@ pub struct Heartbeat {
 }
 
 /// A latency histogram stored as one column per bucket (`b0` … `b11`, non-cumulative, `+Inf`
-/// last), read back flattened into the row that holds it.
+/// last), read back flattened into the row that holds it; a missing column reads as 0.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct BucketColumns {
     pub b0: u64,
     pub b1: u64,

@@ -20,21 +20,28 @@ use crate::store::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, Store, 
 use crate::telemetry::log::{error_field, Level, Logger};
 use crate::timeout::with_timeout;
 
-/// Rows one cron run claims at most; the rest wait for the next run.
+/// Rows one cron run claims at most (within its subrequest budget); the rest wait for the next
+/// run.
 const CLAIM_LIMIT: u32 = 50;
 
 /// How long a claim holds: beyond any delivery's timeout, so a crashed run's rows come back.
 const LEASE_MS: f64 = 5.0 * 60_000.0;
 
-/// Sends every due notification; returns how many were delivered and how many failed.
+/// Sends the due notifications, at most `subrequests` of them (each is one request); returns
+/// how many were delivered and how many failed.
 pub async fn deliver_due(
     store: &Store,
     config: &Config,
     logger: &Logger,
     now_ms: f64,
+    subrequests: u32,
 ) -> StoreResult<(usize, usize)> {
+    let limit = CLAIM_LIMIT.min(subrequests);
+    if limit == 0 {
+        return Ok((0, 0));
+    }
     let claimed = store
-        .claim_due_notifications(now_ms, now_ms + LEASE_MS, CLAIM_LIMIT)
+        .claim_due_notifications(now_ms, now_ms + LEASE_MS, limit)
         .await?;
     let records: Vec<DeliveryRecord> = join_all(
         claimed

@@ -8,16 +8,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map};
 
 use super::dispatch::enabled_channels;
-use super::instances::{instances, SERVICE_LABEL};
+use super::instances::{instances, Instance, SubjectKind, Subjects, SERVICE_LABEL};
 use super::plan::{plan, Origin, Subject};
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
-use super::slo::{report, report_windows_ms, SloReport};
+use super::slo::{probe_report, report, report_windows_ms, SloReport};
 use super::state::{advance, retire, AlertState, Transition};
 use super::window::Windows;
 use crate::config::Config;
 use crate::health::checks::Check;
-use crate::store::{AlertChange, OutboxEntry, Store, StoreError};
+use crate::store::{AlertChange, OutboxEntry, Store, StoreError, PROBES, SERVICES};
 use crate::telemetry::log::{error_field, Level, Logger};
+use vigil_core::probes::heartbeats::MonitorStatus;
+use vigil_core::probes::state::ProbeStatus;
 use vigil_core::records::AlertRow;
 
 /// The rules in force: built-ins with the operator's `ALERT_RULES` applied, and what was wrong
@@ -29,10 +31,32 @@ pub fn rules_in_force(config: &Config) -> (Vec<Rule>, Vec<RuleError>) {
     )
 }
 
-/// What the cron measured before the pass: the self-probe and the last successful run.
+/// What the cron measured before the pass: the self-probe, the last successful run, the
+/// probes' and monitors' statuses (`None` when they could not be read: their alerts then keep
+/// their state rather than resolve).
 pub struct Observations<'a> {
     pub dependencies: &'a [(Check, bool)],
     pub last_cron_success_ms: Option<f64>,
+    pub probes: Option<&'a BTreeMap<String, ProbeStatus>>,
+    pub monitors: Option<&'a BTreeMap<String, MonitorStatus>>,
+}
+
+impl Observations<'_> {
+    /// Whether the instance's probe or monitor is down (`Ok(None)` before its first result).
+    fn down(&self, instance: &Instance<'_>) -> Result<Option<bool>, String> {
+        let unread = |what: &str| format!("the {what} statuses could not be read this run");
+        match instance.subject {
+            Some((SubjectKind::Probe, name)) => {
+                let statuses = self.probes.ok_or_else(|| unread("probe"))?;
+                Ok(statuses.get(name).map(|&s| s == ProbeStatus::Down))
+            }
+            Some((SubjectKind::Monitor, name)) => {
+                let statuses = self.monitors.ok_or_else(|| unread("monitor"))?;
+                Ok(statuses.get(name).and_then(|s| s.down()))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// One alert's step in this pass: where it was, and what to persist.
@@ -62,16 +86,33 @@ pub async fn run(
     needed.sort_unstable();
     needed.dedup();
     let services = services_watched(store, config).await?;
-    let windows = store.load_windows(&services, now_ms, &needed).await?;
+    let probes: Vec<String> = config.probes.iter().map(|p| p.name.clone()).collect();
+    let monitors: Vec<String> = config.heartbeats.iter().map(|m| m.name.clone()).collect();
+    let windows = store
+        .load_windows(&SERVICES, &services, now_ms, &needed)
+        .await?;
+    let probe_windows = if probes.is_empty() {
+        BTreeMap::new()
+    } else {
+        store
+            .load_windows(&PROBES, &probes, now_ms, &needed)
+            .await?
+    };
     let previous = store.alert_rows().await?;
     let pass = Pass {
         now_ms,
         windows: &windows,
+        probe_windows: &probe_windows,
         seen: &seen,
         config,
         logger,
     };
-    let (mut steps, evaluated) = evaluate_rules(&rules, &services, &pass, &previous);
+    let subjects = Subjects {
+        services: &services,
+        probes: &probes,
+        monitors: &monitors,
+    };
+    let (mut steps, evaluated) = evaluate_rules(&rules, &subjects, &pass, &previous);
     let (retiring, retired) = retire_vanished(&evaluated, &previous, now_ms);
     steps.extend(retiring);
     let origin = Origin {
@@ -89,10 +130,15 @@ pub async fn run(
             log_transition(logger, step);
         }
     }
-    let reports: Vec<SloReport> = windows
+    let mut reports: Vec<SloReport> = windows
         .iter()
         .flat_map(|(service, w)| report(service, w, &config.slos.for_service(service)))
         .collect();
+    reports.extend(
+        probe_windows
+            .iter()
+            .map(|(probe, w)| probe_report(probe, w, &config.slos.defaults)),
+    );
     store.save_slo_reports(now_ms, &reports).await
 }
 
@@ -111,6 +157,7 @@ async fn services_watched(store: &Store, config: &Config) -> Result<Vec<String>,
 struct Pass<'a> {
     now_ms: f64,
     windows: &'a BTreeMap<String, Windows>,
+    probe_windows: &'a BTreeMap<String, Windows>,
     seen: &'a Observations<'a>,
     config: &'a Config,
     logger: &'a Logger,
@@ -120,7 +167,7 @@ struct Pass<'a> {
 /// instance the rules yield (evaluated or not), so instances that vanished can be retired.
 fn evaluate_rules(
     rules: &[Rule],
-    services: &[String],
+    subjects: &Subjects<'_>,
     pass: &Pass<'_>,
     previous: &[AlertRow],
 ) -> (Vec<Step>, BTreeSet<String>) {
@@ -129,18 +176,33 @@ fn evaluate_rules(
     let mut steps = Vec::new();
     let mut keys = BTreeSet::new();
     for rule in rules {
-        for instance in instances(rule, services) {
+        for instance in instances(rule, subjects) {
             let key = instance.key();
             keys.insert(key.clone());
-            let service = instance.service.unwrap_or(&pass.config.service_name);
-            let input = EvalInput {
-                now_ms: pass.now_ms,
-                windows: pass.windows.get(service).unwrap_or(&no_windows),
-                dependencies: pass.seen.dependencies,
-                last_cron_success_ms: pass.seen.last_cron_success_ms,
+            let (windows, slo) = match instance.subject {
+                Some((SubjectKind::Probe, probe)) => {
+                    (pass.probe_windows.get(probe), pass.config.slos.defaults)
+                }
+                Some((SubjectKind::Monitor, _)) => (None, pass.config.slos.defaults),
+                _ => {
+                    let service = instance.service().unwrap_or(&pass.config.service_name);
+                    (
+                        pass.windows.get(service),
+                        pass.config.slos.for_service(service),
+                    )
+                }
             };
-            let slo = pass.config.slos.for_service(service);
-            let evaluation = match evaluate(rule, &input, &slo) {
+            let evaluation = pass.seen.down(&instance).and_then(|down| {
+                let input = EvalInput {
+                    now_ms: pass.now_ms,
+                    windows: windows.unwrap_or(&no_windows),
+                    dependencies: pass.seen.dependencies,
+                    last_cron_success_ms: pass.seen.last_cron_success_ms,
+                    down,
+                };
+                evaluate(rule, &input, &slo)
+            });
+            let evaluation = match evaluation {
                 Ok(evaluation) => evaluation,
                 Err(reason) => {
                     let mut fields = Map::new();
@@ -250,6 +312,11 @@ fn log_transition(logger: &Logger, step: &Step) {
     fields.insert("alert".into(), row.alert_key.as_str().into());
     if let Some(service) = row.labels.get(SERVICE_LABEL) {
         fields.insert("alertService".into(), service.as_str().into());
+    }
+    for kind in [SubjectKind::Probe, SubjectKind::Monitor] {
+        if let Some(name) = row.labels.get(kind.label()) {
+            fields.insert(kind.label().into(), name.as_str().into());
+        }
     }
     fields.insert("severity".into(), row.severity.as_str().into());
     fields.insert("from".into(), step.from.phase.as_str().into());

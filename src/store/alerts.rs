@@ -129,9 +129,16 @@ impl Store {
         ])
     }
 
-    /// Replaces the stored SLO summaries.
+    /// Replaces the stored SLO summaries, and forgets those of probes no longer configured.
     pub async fn save_slo_reports(&self, now_ms: f64, reports: &[SloReport]) -> StoreResult<()> {
-        let mut statements = Vec::with_capacity(reports.len());
+        let probes: Vec<&str> = reports.iter().filter_map(|r| r.probe.as_deref()).collect();
+        let names = serde_json::to_string(&probes).unwrap_or_else(|_| "[]".into());
+        let mut statements = vec![self
+            .prepare(
+                "DELETE FROM slo_report WHERE slo LIKE 'probe:%'
+                   AND substr(slo, 7, instr(slo, '/') - 7) NOT IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(&[names.into()])?];
         for report in reports {
             let json = serde_json::to_string(report)
                 .map_err(|e| super::StoreError(format!("SLO report does not serialize: {e}")))?;
@@ -141,11 +148,7 @@ impl Store {
                      ON CONFLICT (slo) DO UPDATE SET report = excluded.report,
                        updated_ms = excluded.updated_ms",
                 )
-                .bind(&[
-                    format!("{}/{}", report.service, report.name.as_str()).into(),
-                    json.into(),
-                    now_ms.into(),
-                ])?,
+                .bind(&[slo_key(report).into(), json.into(), now_ms.into()])?,
             );
         }
         self.batch(statements).await?;
@@ -180,6 +183,12 @@ impl Store {
                 "DELETE FROM service_cumulative WHERE minute < (
                    SELECT MAX(c.minute) FROM service_cumulative c
                    WHERE c.service = service_cumulative.service AND c.minute < ?1)",
+            )
+            .bind(&[minute_cutoff.into()])?,
+            self.prepare(
+                "DELETE FROM probe_cumulative WHERE minute < (
+                   SELECT MAX(c.minute) FROM probe_cumulative c
+                   WHERE c.probe = probe_cumulative.probe AND c.minute < ?1)",
             )
             .bind(&[minute_cutoff.into()])?,
             self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
@@ -221,5 +230,13 @@ impl Store {
         .bind(&[limit.into()])?
         .all()
         .await
+    }
+}
+
+/// A report's row key: `{service}/{slo}`, or `probe:{probe}/{slo}`.
+fn slo_key(report: &SloReport) -> String {
+    match &report.probe {
+        Some(probe) => format!("probe:{probe}/{}", report.name.as_str()),
+        None => format!("{}/{}", report.service, report.name.as_str()),
     }
 }

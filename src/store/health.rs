@@ -2,7 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, SERVICES};
 use vigil_core::alerting::window::WindowStats;
 use vigil_core::health::checks::CheckResult;
 use vigil_core::records::{DependencyStatus, Heartbeat};
@@ -129,7 +129,7 @@ impl Store {
             ..WindowStats::default()
         };
         let minute = (now_ms / 60_000.0).floor() as i64;
-        statements.extend(self.add_to_totals(service, minute, &probe)?);
+        statements.extend(self.add_to_totals(&SERVICES, service, minute, &probe)?);
         self.batch(statements).await?;
         Ok(())
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use wasm_bindgen::JsValue;
 
-use super::{adding, bucket_placeholders, Statement, Store, StoreResult};
+use super::{adding, bucket_placeholders, Statement, Store, StoreResult, SERVICES};
 use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::{BucketColumns, QueryTotal, RequestTotal};
 use vigil_core::telemetry::counters::{
@@ -86,7 +86,7 @@ impl Store {
         }
         statements.extend(self.add_invocations(invocations)?);
         for ((service, minute), delta) in minute_deltas(flush, invocations) {
-            statements.extend(self.add_to_totals(service, minute, &delta)?);
+            statements.extend(self.add_to_totals(&SERVICES, service, minute, &delta)?);
         }
         for ((service, outcome), stats) in &queries.entries {
             let mut values: Vec<JsValue> = vec![
@@ -162,7 +162,7 @@ impl Store {
         })
     }
 
-    fn increment_counter(&self, name: &str, by: u64) -> StoreResult<Statement<'_>> {
+    pub(super) fn increment_counter(&self, name: &str, by: u64) -> StoreResult<Statement<'_>> {
         self.prepare(
             "INSERT INTO counters (name, value) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",

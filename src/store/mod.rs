@@ -1,6 +1,7 @@
 //! All SQL lives under this module, one file per concern: health and heartbeats (`health`),
-//! request metrics (`metrics`), tailed invocations (`invocations`), alert state and history (`alerts`), the notification outbox
-//! (`outbox`). Every query is bounded and served by an index (see `migrations/`).
+//! request metrics (`metrics`), tailed invocations (`invocations`), probes and heartbeat pings
+//! (`probes`), running totals and their windows (`windows`), alert state and history
+//! (`alerts`), the notification outbox (`outbox`). Every query is bounded and served by an index (see `migrations/`).
 //!
 //! Statements run through [`Store`], which counts them, so a request can report how many D1
 //! statements it cost (`d1Operations`), and adds each statement's `rows_read` / `rows_written`
@@ -13,6 +14,7 @@ mod health;
 mod invocations;
 mod metrics;
 mod outbox;
+mod probes;
 mod windows;
 
 use std::cell::Cell;
@@ -29,6 +31,7 @@ use vigil_core::telemetry::store_cost::Operation;
 
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
 pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, OutboxEntry};
+pub use windows::{PROBES, SERVICES};
 
 /// The D1 binding's name in `wrangler.toml`.
 pub const DB_BINDING: &str = "DB";

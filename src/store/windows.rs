@@ -1,8 +1,9 @@
-//! Running totals per service, and the windows rules and SLOs read as their differences.
+//! Running totals per service and per probe, and the windows rules and SLOs read as their
+//! differences.
 //!
-//! Every write adds its delta to the row of its minute and to every later row of the service
+//! Every write adds its delta to the row of its minute and to every later row of the subject
 //! (there are none unless a flush arrives late), so each row always holds the totals up to the
-//! end of its minute. A window then costs two one-row reads per service, whatever the history.
+//! end of its minute. A window then costs two one-row reads per subject, whatever the history.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +14,58 @@ use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::records::BucketColumns;
 use vigil_core::telemetry::metrics::BUCKETS;
 
-const COLUMNS: &str = "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
-    probes, probes_failed, invocations, invocations_crashed, other_events, other_failures";
+/// A table of running totals: its name, the column naming the subject, and the counts it holds.
+pub struct Ledger {
+    table: &'static str,
+    key: &'static str,
+    columns: &'static str,
+}
 
-/// One service's stored row of running totals.
-#[derive(serde::Deserialize)]
+/// Services: requests, latency buckets, self-probes and tailed invocations.
+pub const SERVICES: Ledger = Ledger {
+    table: "service_cumulative",
+    key: "service",
+    columns: "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
+        probes, probes_failed, invocations, invocations_crashed, other_events, other_failures",
+};
+
+/// Probes: their checks, and the failed ones.
+pub const PROBES: Ledger = Ledger {
+    table: "probe_cumulative",
+    key: "probe",
+    columns: "probes, probes_failed",
+};
+
+impl Ledger {
+    fn columns(&self) -> impl Iterator<Item = &'static str> {
+        self.columns.split(',').map(str::trim)
+    }
+}
+
+/// The value of one counts column in a delta (the column names are the field names).
+fn column_value(delta: &WindowStats, column: &str) -> u64 {
+    let bucket = column
+        .strip_prefix('b')
+        .and_then(|i| i.parse::<usize>().ok());
+    match (column, bucket) {
+        (_, Some(i)) => delta.buckets.get(i).copied().unwrap_or(0),
+        ("requests", _) => delta.requests,
+        ("errors", _) => delta.errors,
+        ("probes", _) => delta.probes,
+        ("probes_failed", _) => delta.probes_failed,
+        ("invocations", _) => delta.invocations,
+        ("invocations_crashed", _) => delta.invocations_crashed,
+        ("other_events", _) => delta.other_events,
+        ("other_failures", _) => delta.other_failures,
+        _ => 0,
+    }
+}
+
+/// One subject's stored row of running totals; a ledger without a column reads it as 0.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
 struct Totals {
-    service: String,
+    subject: String,
     requests: u64,
     errors: u64,
     #[serde(flatten)]
@@ -49,52 +95,51 @@ impl From<Totals> for WindowStats {
 }
 
 impl Store {
-    /// The two statements that add `delta` to `service`'s running totals from `minute` on: the
-    /// first creates the minute's row from the latest earlier one, the second adds.
+    /// The two statements that add `delta` to `subject`'s running totals in `ledger` from
+    /// `minute` on: the first creates the minute's row from the latest earlier one, the second
+    /// adds.
     pub(super) fn add_to_totals(
         &self,
-        service: &str,
+        ledger: &Ledger,
+        subject: &str,
         minute: i64,
         delta: &WindowStats,
     ) -> StoreResult<[Statement<'_>; 2]> {
-        let carried = COLUMNS
-            .split(", ")
+        let Ledger {
+            table,
+            key,
+            columns,
+        } = ledger;
+        let carried = ledger
+            .columns()
             .map(|c| format!("COALESCE(p.{c}, 0)"))
             .collect::<Vec<_>>()
             .join(", ");
         let create = self
             .prepare(format!(
-                "INSERT INTO service_cumulative (service, minute, {COLUMNS})
+                "INSERT INTO {table} ({key}, minute, {columns})
                  SELECT ?1, ?2, {carried} FROM (SELECT 1) AS one LEFT JOIN (
-                   SELECT {COLUMNS} FROM service_cumulative
-                   WHERE service = ?1 AND minute < ?2 ORDER BY minute DESC LIMIT 1
+                   SELECT {columns} FROM {table}
+                   WHERE {key} = ?1 AND minute < ?2 ORDER BY minute DESC LIMIT 1
                  ) AS p ON 1
-                 WHERE 1 ON CONFLICT (service, minute) DO NOTHING"
+                 WHERE 1 ON CONFLICT ({key}, minute) DO NOTHING"
             ))
-            .bind(&[service.into(), (minute as f64).into()])?;
-        let adds = COLUMNS
-            .split(", ")
+            .bind(&[subject.into(), (minute as f64).into()])?;
+        let adds = ledger
+            .columns()
             .enumerate()
             .map(|(i, c)| format!("{c} = {c} + ?{}", i + 3))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut values: Vec<JsValue> = vec![service.into(), (minute as f64).into()];
+        let mut values: Vec<JsValue> = vec![subject.into(), (minute as f64).into()];
         values.extend(
-            [delta.requests, delta.errors]
-                .into_iter()
-                .chain(delta.buckets)
-                .chain([delta.probes, delta.probes_failed])
-                .chain([
-                    delta.invocations,
-                    delta.invocations_crashed,
-                    delta.other_events,
-                    delta.other_failures,
-                ])
-                .map(|v| JsValue::from(v as f64)),
+            ledger
+                .columns()
+                .map(|c| JsValue::from(column_value(delta, c) as f64)),
         );
         let add = self
             .prepare(format!(
-                "UPDATE service_cumulative SET {adds} WHERE service = ?1 AND minute >= ?2"
+                "UPDATE {table} SET {adds} WHERE {key} = ?1 AND minute >= ?2"
             ))
             .bind(&values)?;
         Ok([create, add])
@@ -117,12 +162,13 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.service).collect())
     }
 
-    /// Each service's counts over each window ending at `now_ms` (the current, partial minute
-    /// included), as differences of running totals. One statement per point in time reads one
-    /// row per service, so a run costs (windows + 1) × services rows whatever the history, in
-    /// one batch.
+    /// Each subject's counts in `ledger` over each window ending at `now_ms` (the current,
+    /// partial minute included), as differences of running totals. One statement per point in
+    /// time reads one row per subject, so a run costs (windows + 1) × subjects rows whatever
+    /// the history, in one batch.
     pub async fn load_windows(
         &self,
+        ledger: &Ledger,
         services: &[String],
         now_ms: f64,
         windows_ms: &[u64],
@@ -137,13 +183,13 @@ impl Store {
             .collect();
         let mut statements = Vec::with_capacity(points.len());
         for &minute in &points {
-            statements.push(self.totals_at(services, minute)?);
+            statements.push(self.totals_at(ledger, services, minute)?);
         }
         // totals[service][minute]
         let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
         for (result, &minute) in self.batch(statements).await?.into_iter().zip(&points) {
             for row in result.results::<Totals>()? {
-                let entry = totals.entry(row.service.clone()).or_default();
+                let entry = totals.entry(row.subject.clone()).or_default();
                 entry.insert(minute, row.into());
             }
         }
@@ -164,21 +210,27 @@ impl Store {
             .collect())
     }
 
-    /// One statement: each service's latest running totals at or before `minute`. The inner
-    /// `MAX` is a seek on the primary key (service, minute), so each service costs a row or two
+    /// One statement: each subject's latest running totals at or before `minute`. The inner
+    /// `MAX` is a seek on the primary key (subject, minute), so each subject costs a row or two
     /// whatever the history. (D1 caps compound SELECTs at a few terms, hence no UNION.)
-    fn totals_at(&self, services: &[String], minute: i64) -> StoreResult<Statement<'_>> {
-        let columns = COLUMNS
-            .split(", ")
+    fn totals_at(
+        &self,
+        ledger: &Ledger,
+        subjects: &[String],
+        minute: i64,
+    ) -> StoreResult<Statement<'_>> {
+        let Ledger { table, key, .. } = ledger;
+        let columns = ledger
+            .columns()
             .map(|c| format!("c.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let names = serde_json::to_string(services).unwrap_or_else(|_| "[]".into());
+        let names = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
         self.prepare(format!(
-            "SELECT c.service, {columns} FROM json_each(?2) AS s
-             JOIN service_cumulative AS c ON c.service = s.value AND c.minute = (
-               SELECT MAX(minute) FROM service_cumulative
-               WHERE service = s.value AND minute <= ?1)"
+            "SELECT c.{key} AS subject, {columns} FROM json_each(?2) AS s
+             JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
+               SELECT MAX(minute) FROM {table}
+               WHERE {key} = s.value AND minute <= ?1)"
         ))
         .bind(&[(minute as f64).into(), names.into()])
     }

@@ -18,6 +18,7 @@ mod history;
 mod liveness;
 mod metrics;
 mod notifications;
+mod probes;
 mod receiver;
 mod reply;
 mod tail;
@@ -67,6 +68,7 @@ fn main() {
         delivery_order::all(),
         embedded::all(),
         tail::all(),
+        probes::all(),
     ]
     .into_iter()
     .flatten()

@@ -35,9 +35,10 @@ pub fn only(rules: &str) -> String {
     .into_iter()
     .filter(|id| !rules.contains(&format!(r#""id": "{id}""#)))
     .map(|id| format!(r#"{{"id": "{id}", "disabled": true}}"#))
+    .chain((!rules.is_empty()).then(|| rules.to_string()))
     .collect::<Vec<_>>()
     .join(", ");
-    format!("[{disabled}, {rules}]")
+    format!("[{disabled}]")
 }
 
 /// Only dependency-down, firing on the first failing run and resolving on the first good one,

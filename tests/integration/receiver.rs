@@ -1,5 +1,6 @@
-//! Real HTTP receivers on loopback for notification tests: they record every request and
-//! answer as told — a status code, or hanging without answering.
+//! Real HTTP servers on loopback, as notification receivers and probe targets: they record every
+//! request and answer as told — a status code, slowly, never, with an endless or trickling body,
+//! or with a redirect to themselves — per path if asked.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,6 +16,14 @@ pub enum Behavior {
     Status(u16),
     /// Accept the request and never answer (until the receiver stops, at most 60 s).
     Hang,
+    /// Answer 200 after this many milliseconds.
+    Slow(u64),
+    /// Answer 200 with a body announced as 4 GiB, sent as fast as it is read.
+    Huge,
+    /// Answer 200 and send one byte of body per second (for up to 60 s).
+    Trickle,
+    /// Answer 302 with `Location` pointing at the same path.
+    RedirectLoop,
 }
 
 /// One request a receiver got.
@@ -35,6 +44,8 @@ impl Received {
 struct Shared {
     received: Mutex<Vec<Received>>,
     behavior: Mutex<Behavior>,
+    /// Behaviours of particular paths, over `behavior`.
+    paths: Mutex<BTreeMap<String, Behavior>>,
     stop: AtomicBool,
 }
 
@@ -51,6 +62,7 @@ impl Receiver {
         let shared = Arc::new(Shared {
             received: Mutex::new(Vec::new()),
             behavior: Mutex::new(behavior),
+            paths: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
         });
         let state = Arc::clone(&shared);
@@ -74,6 +86,12 @@ impl Receiver {
 
     pub fn set(&self, behavior: Behavior) {
         *self.shared.behavior.lock().unwrap() = behavior;
+    }
+
+    /// Answers requests for `path` with `behavior` (others keep the receiver's).
+    pub fn set_path(&self, path: &str, behavior: Behavior) {
+        let mut paths = self.shared.paths.lock().unwrap();
+        paths.insert(path.to_string(), behavior);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -116,25 +134,52 @@ fn serve(stream: TcpStream, state: &Shared) {
         .unwrap_or(0);
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
+    let behavior = match state.paths.lock().unwrap().get(&path) {
+        Some(behavior) => *behavior,
+        None => *state.behavior.lock().unwrap(),
+    };
     state.received.lock().unwrap().push(Received {
-        path,
+        path: path.clone(),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    answer(&stream, behavior, &path, state);
+}
 
-    let behavior = *state.behavior.lock().unwrap();
+fn answer(mut stream: &TcpStream, behavior: Behavior, path: &str, state: &Shared) {
+    let head = |status: u16, extra: &str| {
+        format!("HTTP/1.1 {status} Status\r\n{extra}Content-Type: text/plain\r\nConnection: close\r\n\r\n")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = || !state.stop.load(Ordering::SeqCst) && Instant::now() < deadline;
     match behavior {
         Behavior::Status(code) => {
-            let response = format!(
-                "HTTP/1.1 {code} Status\r\nContent-Length: 2\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nok"
-            );
-            let _ = (&stream).write_all(response.as_bytes());
+            let _ = stream.write_all((head(code, "Content-Length: 2\r\n") + "ok").as_bytes());
+        }
+        Behavior::Slow(ms) => {
+            std::thread::sleep(Duration::from_millis(ms));
+            let _ = stream.write_all((head(200, "Content-Length: 2\r\n") + "ok").as_bytes());
         }
         Behavior::Hang => {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !state.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+            while running() {
                 std::thread::sleep(Duration::from_millis(50));
             }
+        }
+        Behavior::Huge => {
+            let length = format!("Content-Length: {}\r\n", 4u64 << 30);
+            let _ = stream.write_all(head(200, &length).as_bytes());
+            let chunk = vec![b'x'; 64 * 1024];
+            while running() && stream.write_all(&chunk).is_ok() {}
+        }
+        Behavior::Trickle => {
+            let _ = stream.write_all(head(200, "").as_bytes());
+            while running() && stream.write_all(b"x").is_ok() {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        Behavior::RedirectLoop => {
+            let location = format!("Location: {path}\r\nContent-Length: 0\r\n");
+            let _ = stream.write_all(head(302, &location).as_bytes());
         }
     }
 }

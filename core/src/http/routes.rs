@@ -14,6 +14,12 @@ pub enum Endpoint {
     Metrics,
     Alerts,
     Slos,
+    Probes,
+    /// A job's ping (`failed` for `/fail`) to the monitor named in the path.
+    Heartbeat {
+        monitor: String,
+        failed: bool,
+    },
 }
 
 /// What a request resolves to.
@@ -36,6 +42,7 @@ pub const UNMATCHED: &str = "unmatched";
 
 const GET_HEAD: &str = "GET, HEAD";
 const GET: &str = "GET";
+const GET_POST: &str = "GET, POST";
 
 /// Resolves `method` and `path` to an endpoint.
 pub fn resolve(method: &str, path: &str) -> RouteMatch {
@@ -49,6 +56,22 @@ pub fn resolve(method: &str, path: &str) -> RouteMatch {
         "/metrics" => ("/metrics", GET_HEAD, Endpoint::Metrics),
         "/api/alerts" => ("/api/alerts", GET, Endpoint::Alerts),
         "/api/slos" => ("/api/slos", GET, Endpoint::Slos),
+        "/api/probes" => ("/api/probes", GET, Endpoint::Probes),
+        _ if path.starts_with("/api/heartbeats/") => {
+            let rest = &path["/api/heartbeats/".len()..];
+            let (monitor, failed, template) = match rest.strip_suffix("/fail") {
+                Some(monitor) => (monitor, true, "/api/heartbeats/{name}/fail"),
+                None => (rest, false, "/api/heartbeats/{name}"),
+            };
+            if monitor.is_empty() || monitor.contains('/') {
+                return RouteMatch {
+                    template: UNMATCHED,
+                    outcome: Outcome::NotFound,
+                };
+            }
+            let monitor = monitor.to_string();
+            (template, GET_POST, Endpoint::Heartbeat { monitor, failed })
+        }
         _ if path.starts_with("/readyz/") => {
             let template = "/readyz/{check}";
             match Check::parse(&path["/readyz/".len()..]) {
@@ -118,6 +141,34 @@ mod tests {
         assert_eq!(
             resolve("POST", "/livez").outcome,
             Outcome::MethodNotAllowed { allow: "GET, HEAD" }
+        );
+    }
+
+    #[test]
+    fn heartbeat_pings_carry_the_monitor_and_share_two_templates() {
+        let m = resolve("POST", "/api/heartbeats/nightly-backup/fail");
+        assert_eq!(m.template, "/api/heartbeats/{name}/fail");
+        let monitor = "nightly-backup".to_string();
+        let failed = Endpoint::Heartbeat {
+            monitor,
+            failed: true,
+        };
+        assert_eq!(m.outcome, Outcome::Found(failed));
+        assert_eq!(
+            resolve("GET", "/api/heartbeats/x").template,
+            "/api/heartbeats/{name}"
+        );
+        assert_eq!(
+            resolve("DELETE", "/api/heartbeats/x").outcome,
+            Outcome::MethodNotAllowed { allow: "GET, POST" }
+        );
+        assert_eq!(
+            resolve("GET", "/api/heartbeats/a/b").outcome,
+            Outcome::NotFound
+        );
+        assert_eq!(
+            resolve("GET", "/api/heartbeats/").outcome,
+            Outcome::NotFound
         );
     }
 

@@ -8,6 +8,7 @@ pub mod schedule;
 pub mod spec;
 pub mod state;
 pub mod verdict;
+pub mod views;
 
 #[cfg(test)]
 mod tests;

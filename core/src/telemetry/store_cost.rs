@@ -24,16 +24,19 @@ pub enum Operation {
     Api,
     /// Readiness and health endpoints.
     Health,
+    /// Jobs pinging their heartbeat monitors.
+    Ping,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 7] = [
         Operation::Flush,
         Operation::Cron,
         Operation::Housekeeping,
         Operation::Scrape,
         Operation::Api,
         Operation::Health,
+        Operation::Ping,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Operation {
             Operation::Scrape => "scrape",
             Operation::Api => "api",
             Operation::Health => "health",
+            Operation::Ping => "ping",
         }
     }
 

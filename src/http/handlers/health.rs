@@ -139,6 +139,25 @@ async fn stored_diagnostics(
             out.push(("alerting", json!({"status": "warn", "output": text(e)})));
         }
     }
+    // The targets' health is theirs, not the hub's: it is shown, not folded into the status.
+    if !req.config.probes.is_empty() || !req.config.heartbeats.is_empty() {
+        let (states, pings) = futures::join!(store.probe_states(), store.last_pings());
+        match (states, pings) {
+            (Ok(states), Ok(pings)) => {
+                let views = super::probes::views(
+                    req,
+                    &states.into_iter().collect(),
+                    &pings.into_iter().collect(),
+                );
+                out.push(("probes", views["probes"].clone()));
+                out.push(("heartbeats", views["heartbeats"].clone()));
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                status = status.max(Status::Warn);
+                out.push(("probes", json!({"status": "warn", "output": text(e)})));
+            }
+        }
+    }
     (status, out)
 }
 

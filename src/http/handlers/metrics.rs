@@ -8,7 +8,7 @@ use crate::cron;
 use crate::store::StoreError;
 use crate::telemetry::catalog::{self, AlertSample, Snapshot};
 use crate::telemetry::exposition;
-use vigil_core::alerting::instances::SERVICE_LABEL;
+use vigil_core::alerting::instances::SubjectKind;
 use vigil_core::http::auth::require_bearer;
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::timing::ServerTiming;
@@ -51,6 +51,10 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         store.notification_counts(),
         store.outbox_backlog(),
     );
+    let (probes, pings) = futures::join!(store.probe_states(), store.last_pings());
+    let config = req.config;
+    let configured = |name: &String| config.probes.iter().any(|p| &p.name == name);
+    let monitored = |name: &String| config.heartbeats.iter().any(|m| &m.name == name);
     Ok(Snapshot {
         environment: req.config.environment.clone(),
         revision: build_info::REVISION.to_string(),
@@ -65,13 +69,28 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         alerts: alerts?
             .into_iter()
             .map(|row| AlertSample {
-                service: row.labels.get(SERVICE_LABEL).cloned(),
+                subject: [
+                    SubjectKind::Service,
+                    SubjectKind::Probe,
+                    SubjectKind::Monitor,
+                ]
+                .into_iter()
+                .find_map(|kind| Some((kind.label(), row.labels.get(kind.label())?.clone()))),
                 alertname: row.rule_id,
                 severity: row.severity.as_str().to_string(),
                 state: row.state.phase.as_str().to_string(),
             })
             .collect(),
         slos: slos?,
+        // What is no longer configured is not shown.
+        probes: probes?
+            .into_iter()
+            .filter(|(name, _)| configured(name))
+            .collect(),
+        heartbeats: pings?
+            .into_iter()
+            .filter(|(name, _)| monitored(name))
+            .collect(),
         notifications: notifications?,
         outbox: outbox?,
         now_ms: now_ms(),

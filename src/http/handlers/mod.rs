@@ -1,10 +1,11 @@
 //! One function per endpoint, each reading like its contract: health and readiness in `health`,
-//! the admin API in `api`, Prometheus in `metrics`. This module dispatches and holds what they
+//! the admin API in `api`, Prometheus in `metrics`, probes and heartbeat pings in `probes`. This module dispatches and holds what they
 //! share: the request's view, admin auth and the store-failure answer.
 
 mod api;
 mod health;
 mod metrics;
+mod probes;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -63,7 +64,8 @@ impl RequestInfo<'_> {
 pub fn operation(endpoint: &Endpoint) -> Operation {
     match endpoint {
         Endpoint::Metrics => Operation::Scrape,
-        Endpoint::Alerts | Endpoint::Slos => Operation::Api,
+        Endpoint::Alerts | Endpoint::Slos | Endpoint::Probes => Operation::Api,
+        Endpoint::Heartbeat { .. } => Operation::Ping,
         _ => Operation::Health,
     }
 }
@@ -86,6 +88,10 @@ pub async fn handle(
         Endpoint::Metrics => metrics::metrics(req, timing).await,
         Endpoint::Alerts => api::alerts(req, timing).await,
         Endpoint::Slos => api::slos(req, timing).await,
+        Endpoint::Probes => probes::probes(req, timing).await,
+        Endpoint::Heartbeat { monitor, failed } => {
+            probes::heartbeat(req, &monitor, failed, timing).await
+        }
     }
 }
 

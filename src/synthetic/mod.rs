@@ -1,0 +1,135 @@
+//! The cron's outside-in step: run the due probes within the run's subrequest budget and store
+//! their states; read the heartbeat monitors' last pings. The decisions (what is due, how an
+//! answer is judged, up/down) are the core's; this module sends and stores.
+
+mod check;
+pub mod heartbeats;
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::{json, Map};
+use worker::Env;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::telemetry::log::{error_field, Level, Logger};
+use check::{check, Checked};
+use vigil_core::probes::schedule::schedule;
+use vigil_core::probes::spec::ProbeSpec;
+use vigil_core::probes::state::{advance, LastCheck, ProbeState, ProbeStatus};
+use vigil_core::probes::verdict::{judge, CheckResult};
+
+/// Connections a Worker invocation may hold open at once; more would queue inside the runtime
+/// and eat into each probe's timeout.
+const CONCURRENT_CHECKS: usize = 6;
+
+/// What the probe step leaves for the rest of the run.
+pub struct ProbeRun {
+    /// Every configured probe's status after this run (checked or not).
+    pub statuses: BTreeMap<String, ProbeStatus>,
+    /// Subrequests the checks used (first requests and redirect hops).
+    pub subrequests: u32,
+}
+
+/// Runs the probes due at `now_ms` and stores what they found.
+pub async fn run_due(
+    env: &Env,
+    store: &Store,
+    config: &Config,
+    logger: &Logger,
+    now_ms: f64,
+) -> Result<ProbeRun, StoreError> {
+    if config.probes.is_empty() {
+        return Ok(ProbeRun {
+            statuses: BTreeMap::new(),
+            subrequests: 0,
+        });
+    }
+    let mut states: BTreeMap<String, ProbeState> =
+        store.probe_states().await?.into_iter().collect();
+    let capacity = config.subrequest_budget.for_probes();
+    let last_run = |name: &str| states.get(name)?.last.as_ref().map(|l| l.at_ms);
+    let plan = schedule(&config.probes, last_run, now_ms, capacity);
+    let spare = Cell::new(capacity.saturating_sub(plan.run.len() as u32));
+    let hops_available = spare.get();
+    let specs: Vec<&ProbeSpec> = plan.run.iter().map(|&i| &config.probes[i]).collect();
+    let spare_hops = &spare;
+    let results: Vec<(&ProbeSpec, Checked)> = futures::stream::iter(specs)
+        .map(|spec| async move { (spec, check(spec, env, spare_hops).await) })
+        .buffer_unordered(CONCURRENT_CHECKS)
+        .collect()
+        .await;
+    let mut deferred = plan.deferred.len() as u64;
+    let mut checked = Vec::with_capacity(results.len());
+    for (spec, result) in results {
+        let Checked::Done {
+            observed,
+            duration_ms,
+        } = result
+        else {
+            deferred += 1;
+            continue;
+        };
+        let verdict = judge(&spec.expect, &observed);
+        let http_status = observed.as_ref().ok().map(|o| o.status);
+        let last = LastCheck::new(now_ms, verdict, duration_ms, http_status);
+        let previous = states.get(&spec.name).cloned().unwrap_or_default();
+        let next = advance(&previous, spec, last);
+        log_check(logger, &spec.name, &previous, &next);
+        states.insert(spec.name.clone(), next.clone());
+        checked.push((spec.name.clone(), next));
+    }
+    if deferred > 0 {
+        let mut fields = Map::new();
+        fields.insert("deferred".into(), deferred.into());
+        fields.insert(
+            "subrequestBudget".into(),
+            config.subrequest_budget.total.into(),
+        );
+        logger.emit(Level::Info, "probes deferred to the next run", fields);
+    }
+    store.save_probe_checks(&checked, deferred).await?;
+    let statuses = config
+        .probes
+        .iter()
+        .map(|spec| {
+            let status = states.get(&spec.name).map(|s| s.status).unwrap_or_default();
+            (spec.name.clone(), status)
+        })
+        .collect();
+    Ok(ProbeRun {
+        statuses,
+        subrequests: checked.len() as u32 + (hops_available - spare.get()),
+    })
+}
+
+/// A failed check is a warning with its reason; a status change says from what to what.
+fn log_check(logger: &Logger, probe: &str, previous: &ProbeState, next: &ProbeState) {
+    let Some(last) = &next.last else {
+        return;
+    };
+    let mut fields = Map::new();
+    fields.insert("probe".into(), probe.into());
+    fields.insert("result".into(), last.result.as_str().into());
+    fields.insert("durationMs".into(), json!(last.duration_ms));
+    if let Some(status) = last.http_status {
+        fields.insert("status".into(), status.into());
+    }
+    if next.status != previous.status {
+        fields.insert("from".into(), previous.status.as_str().into());
+        fields.insert("to".into(), next.status.as_str().into());
+    }
+    let reason = last.reason.as_deref().unwrap_or_default();
+    match last.result {
+        CheckResult::Fail => {
+            fields.insert("error".into(), error_field("ProbeCheckFailed", reason));
+            logger.emit(Level::Warn, "probe check failed", fields);
+        }
+        _ if next.status != previous.status => {
+            logger.emit(Level::Info, "probe status changed", fields)
+        }
+        _ => logger.emit(Level::Debug, "probe check passed", fields),
+    }
+}
