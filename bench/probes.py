@@ -29,6 +29,7 @@ class Target(http.server.ThreadingHTTPServer):
     """Answers every request with 200 "ok" and counts them."""
 
     daemon_threads = True
+    request_queue_size = 128  # six connections at once from each hub, never refused
 
     def __init__(self):
         self.hits = 0
