@@ -1,6 +1,6 @@
 //! Alert state, its history and the SLO summaries.
 
-use super::{finite, nullable, OutboxEntry, Store, StoreResult};
+use super::{finite, nullable, OutboxEntry, Store, StoreResult, PROBES, SERVICES};
 use vigil_core::alerting::slo::SloReport;
 use vigil_core::alerting::state::Transition;
 use vigil_core::records::{AlertRow, HistoryRow};
@@ -179,18 +179,8 @@ impl Store {
         const DAY_MS: f64 = 86_400_000.0;
         let minute_cutoff = ((now_ms - 35.0 * DAY_MS) / 60_000.0).floor();
         self.batch(vec![
-            self.prepare(
-                "DELETE FROM service_cumulative WHERE minute < (
-                   SELECT MAX(c.minute) FROM service_cumulative c
-                   WHERE c.service = service_cumulative.service AND c.minute < ?1)",
-            )
-            .bind(&[minute_cutoff.into()])?,
-            self.prepare(
-                "DELETE FROM probe_cumulative WHERE minute < (
-                   SELECT MAX(c.minute) FROM probe_cumulative c
-                   WHERE c.probe = probe_cumulative.probe AND c.minute < ?1)",
-            )
-            .bind(&[minute_cutoff.into()])?,
+            self.trim_totals(&SERVICES, minute_cutoff)?,
+            self.trim_totals(&PROBES, minute_cutoff)?,
             self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
                 .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
             self.prepare("DELETE FROM outbox WHERE dead_ms IS NOT NULL AND dead_ms < ?1")

@@ -145,6 +145,18 @@ impl Store {
         Ok([create, add])
     }
 
+    /// Retention: deletes `ledger`'s rows before `minute`, except each subject's newest one
+    /// before it, the base later windows subtract.
+    pub(super) fn trim_totals(&self, ledger: &Ledger, minute: f64) -> StoreResult<Statement<'_>> {
+        let Ledger { table, key, .. } = ledger;
+        self.prepare(format!(
+            "DELETE FROM {table} WHERE minute < (
+               SELECT MAX(c.minute) FROM {table} c
+               WHERE c.{key} = {table}.{key} AND c.minute < ?1)"
+        ))
+        .bind(&[minute.into()])
+    }
+
     /// Every service with stored requests or tailed invocations (bounded by the aggregator's
     /// service cap).
     pub async fn services(&self) -> StoreResult<Vec<String>> {

@@ -20,6 +20,19 @@ pub enum SubjectKind {
 }
 
 impl SubjectKind {
+    pub const ALL: [SubjectKind; 3] = [
+        SubjectKind::Service,
+        SubjectKind::Probe,
+        SubjectKind::Monitor,
+    ];
+
+    /// The subject an instance's labels name, if any (the inverse of [`Instance::labels`]).
+    pub fn of(labels: &BTreeMap<String, String>) -> Option<(SubjectKind, &str)> {
+        Self::ALL
+            .into_iter()
+            .find_map(|kind| Some((kind, labels.get(kind.label())?.as_str())))
+    }
+
     /// The instance label that carries the subject's name.
     pub fn label(self) -> &'static str {
         match self {
@@ -149,6 +162,11 @@ mod tests {
             ]
         );
         assert_eq!(found[1].labels()["service"], "web");
+        let labels = found[1].labels();
+        assert_eq!(
+            SubjectKind::of(&labels),
+            Some((SubjectKind::Service, "web"))
+        );
     }
 
     #[test]

@@ -69,13 +69,8 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         alerts: alerts?
             .into_iter()
             .map(|row| AlertSample {
-                subject: [
-                    SubjectKind::Service,
-                    SubjectKind::Probe,
-                    SubjectKind::Monitor,
-                ]
-                .into_iter()
-                .find_map(|kind| Some((kind.label(), row.labels.get(kind.label())?.clone()))),
+                subject: SubjectKind::of(&row.labels)
+                    .map(|(kind, name)| (kind.label(), name.to_string())),
                 alertname: row.rule_id,
                 severity: row.severity.as_str().to_string(),
                 state: row.state.phase.as_str().to_string(),
