@@ -5,6 +5,8 @@
 //! "Now" is the scheduled event's time, never a clock read elsewhere, so tests drive time
 //! through the scheduled test endpoint.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map};
 use worker::{Date, Env, ScheduledEvent};
 
@@ -19,6 +21,8 @@ use crate::settings;
 use crate::store::Store;
 use crate::synthetic::{self, heartbeats};
 use crate::telemetry::log::{error_field, Level, Logger};
+use vigil_core::probes::heartbeats::MonitorStatus;
+use vigil_core::status::model::ComponentKind;
 use vigil_core::telemetry::store_cost::Operation;
 
 /// The job name under which the minute cron records its heartbeat.
@@ -72,6 +76,28 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     }
 }
 
+/// This run's check of each status-page component without a ledger of its own: the
+/// dependencies the page shows and its public monitors (once they have been pinged).
+fn status_checks(
+    config: &Config,
+    results: &[vigil_core::health::checks::CheckResult],
+    monitors: Option<&BTreeMap<String, MonitorStatus>>,
+) -> Vec<(String, bool)> {
+    let dependencies = config.status.dependencies.iter().filter_map(|d| {
+        let result = results.iter().find(|r| r.check == *d)?;
+        Some((
+            ComponentKind::Dependency.ledger_key(d.name()),
+            !result.passed(),
+        ))
+    });
+    let public = config.heartbeats.iter().filter(|m| m.public);
+    let monitors = public.filter_map(|m| {
+        let down = monitors?.get(&m.name)?.down()?;
+        Some((ComponentKind::Monitor.ledger_key(&m.name), down))
+    });
+    dependencies.chain(monitors).collect()
+}
+
 /// The steps that need the database: self-probe, probes, monitors, alerting, delivery,
 /// housekeeping. Returns what failed; a failed step never stops the next.
 async fn minute(
@@ -100,6 +126,10 @@ async fn minute(
     let dependencies: Vec<(Check, bool)> = results.iter().map(|r| (r.check, r.passed())).collect();
     let probes = synthetic::run_due(env, store, config, logger, now_ms).await;
     let monitors = heartbeats::statuses(store, config, now_ms).await;
+    let shown = status_checks(config, &results, monitors.as_ref().ok());
+    if let Err(e) = store.record_component_checks(now_ms, &shown).await {
+        failures.push(format!("status components: {e}"));
+    }
     let seen = engine::Observations {
         dependencies: &dependencies,
         last_cron_success_ms: last_success,

@@ -34,6 +34,8 @@ mod http;
 #[cfg(feature = "hub")]
 mod settings;
 #[cfg(feature = "hub")]
+mod status_page;
+#[cfg(feature = "hub")]
 mod store;
 #[cfg(feature = "hub")]
 mod synthetic;

@@ -11,6 +11,8 @@ pub mod http;
 pub mod notify;
 pub mod probes;
 pub mod records;
+pub mod silencing;
+pub mod status;
 pub mod telemetry;
 pub mod time;
 

@@ -93,9 +93,25 @@ pub fn iso_timestamp(epoch_ms: f64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Epoch milliseconds of an RFC 3339 timestamp (`2026-11-24T10:00:00Z`, any offset).
+pub fn parse_timestamp(text: &str) -> Result<f64, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp_millis() as f64)
+        .map_err(|_| format!("{text:?} is not an RFC 3339 timestamp (e.g. 2026-11-24T10:00:00Z)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_parse_with_any_offset() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01.500Z"), Ok(1_500.0));
+        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00"), Ok(0.0));
+        assert!(parse_timestamp("yesterday")
+            .unwrap_err()
+            .contains("RFC 3339"));
+    }
 
     #[test]
     fn durations_parse_like_prometheus() {

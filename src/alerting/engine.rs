@@ -9,7 +9,8 @@ use serde_json::{json, Map};
 
 use super::dispatch::enabled_channels;
 use super::instances::{instances, Instance, SubjectKind, Subjects, SERVICE_LABEL};
-use super::plan::{plan, Origin, Subject};
+use super::notify::NotificationKind;
+use super::plan::{announcement, plan, Origin};
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
 use super::slo::{probe_report, report, report_windows_ms, SloReport};
 use super::state::{advance, retire, AlertState, Transition};
@@ -21,6 +22,7 @@ use crate::telemetry::log::{error_field, Level, Logger};
 use vigil_core::probes::heartbeats::MonitorStatus;
 use vigil_core::probes::state::ProbeStatus;
 use vigil_core::records::AlertRow;
+use vigil_core::silencing::silenced_by;
 
 /// The rules in force: built-ins with the operator's `ALERT_RULES` applied, and what was wrong
 /// with any override (those are skipped).
@@ -99,6 +101,9 @@ pub async fn run(
             .await?
     };
     let previous = store.alert_rows().await?;
+    let (silences, maintenances) =
+        futures::join!(store.silences(now_ms), store.maintenances(now_ms));
+    let (silences, maintenances) = (silences?, maintenances?);
     let pass = Pass {
         now_ms,
         windows: &windows,
@@ -121,7 +126,10 @@ pub async fn run(
     };
     let channels = enabled_channels(&config.channels);
     for step in &mut steps {
-        step.change.outbox = outbox_entries(&step.change, &channels, &origin, now_ms)?;
+        let labels = &step.change.row.labels;
+        let silenced = !silenced_by(labels, &silences, &maintenances, now_ms).is_empty();
+        step.change.outbox =
+            outbox_entries(&mut step.change, silenced, &channels, &origin, now_ms)?;
     }
     let changes: Vec<AlertChange> = steps.iter().map(|s| s.change.clone()).collect();
     let won = store.persist_alerts(now_ms, &changes, &retired).await?;
@@ -271,34 +279,51 @@ fn step(from: AlertState, row: AlertRow, transition: Option<Transition>) -> Step
     }
 }
 
-/// The outbox rows an alert's change causes on every enabled channel.
+/// The outbox rows an alert's change causes on every enabled channel (none while it is
+/// `silenced`), recording in its state what receivers are told.
 fn outbox_entries(
-    change: &AlertChange,
+    change: &mut AlertChange,
+    silenced: bool,
     channels: &[super::notify::Channel],
     origin: &Origin<'_>,
     now_ms: f64,
 ) -> Result<Vec<OutboxEntry>, StoreError> {
-    let subject: Subject<'_> = change.row.subject();
-    plan(
-        subject,
-        &change.row.state,
+    let state = &change.row.state;
+    // A run at or before the last evaluation (a retried cron) changed nothing and tells nothing.
+    if state.last_eval_ms != Some(now_ms) {
+        return Ok(Vec::new());
+    }
+    let announced = announcement(state, change.transition, silenced, now_ms);
+    let planned = plan(
+        change.row.subject(),
+        state,
         change.transition,
+        silenced,
         channels,
         origin,
         now_ms,
-    )
-    .into_iter()
-    .map(|planned| {
-        Ok(OutboxEntry {
-            channel: planned.channel,
-            alert_key: change.row.alert_key.clone(),
-            dedup_key: planned.dedup_key,
-            payload: serde_json::to_string(&planned.notification)
-                .map_err(|e| StoreError(format!("notification does not serialize: {e}")))?,
-            refresh: planned.refresh,
+    );
+    let entries = planned
+        .into_iter()
+        .map(|planned| {
+            Ok(OutboxEntry {
+                channel: planned.channel,
+                alert_key: change.row.alert_key.clone(),
+                dedup_key: planned.dedup_key,
+                payload: serde_json::to_string(&planned.notification)
+                    .map_err(|e| StoreError(format!("notification does not serialize: {e}")))?,
+                refresh: planned.refresh,
+            })
         })
-    })
-    .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    if let Some((kind, _)) = announced {
+        let state = &mut change.row.state;
+        state.last_notified_ms = Some(now_ms);
+        if kind != NotificationKind::Repeat {
+            state.last_sent = Some(kind);
+        }
+    }
+    Ok(entries)
 }
 
 /// Every alert transition is logged, once, by the run that persisted it.

@@ -3,6 +3,7 @@
 //! datapoint) plus the metric counts. What it decides is delegated to the pure
 //! `vigil_core::http` modules; this file only adapts them to the runtime.
 
+mod cache;
 mod handlers;
 
 use std::cell::Cell;
@@ -26,22 +27,38 @@ use timing::ServerTiming;
 use vigil_core::http::{reply, routes, timing};
 
 /// Serves one request. Every error becomes a problem+json response and a log line.
-pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
+pub async fn serve(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started_ms = now_ms();
     let incoming = Incoming::read(&req);
     let route = routes::resolve(&incoming.method, &incoming.path);
     let settings = settings::load(&env);
+    let cacheable = cache::cacheable(&incoming.method, &route);
+    let url = req.url()?.to_string();
+    if cacheable {
+        if let Some(hit) = cache::lookup(&url).await {
+            return from_cache(hit, &incoming, &route, started_ms, &env, &ctx, &settings);
+        }
+    }
     let mut timing = ServerTiming::default();
     let d1_statements = Rc::new(Cell::new(0));
-    let result = answer(
-        &incoming,
-        &route,
-        &env,
-        &settings,
-        &mut timing,
-        &d1_statements,
-    )
-    .await;
+    let result = match incoming.method.as_str() {
+        "POST" => cache::read_body(&mut req).await,
+        _ => Ok(None),
+    };
+    let result = match result {
+        Ok(body) => {
+            let request = Answering {
+                incoming: &incoming,
+                route: &route,
+                env: &env,
+                settings: &settings,
+                d1_statements: &d1_statements,
+                body,
+            };
+            answer(&request, &mut timing).await
+        }
+        Err(e) => Err(e),
+    };
     let (reply, error) = match result {
         Ok(reply) => (reply, None),
         Err(e) => {
@@ -63,20 +80,56 @@ pub async fn serve(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
     let head = incoming.method == "HEAD";
     let server_timing = timing.header(duration_ms);
-    serving::to_response(reply, head, &incoming.request_id, &server_timing)
+    let keep = cacheable && reply.status == 200;
+    let mut response = serving::to_response(reply, head, &incoming.request_id, &server_timing)?;
+    if keep {
+        response.headers_mut().set(cache::CACHE_HEADER, "miss")?;
+        if let Ok(copy) = response.cloned() {
+            ctx.wait_until(cache::keep(url, copy));
+        }
+    }
+    Ok(response)
+}
+
+/// Answers from the colo's cache: logged and counted like any request, with this request's id.
+fn from_cache(
+    hit: Response,
+    incoming: &Incoming,
+    route: &RouteMatch,
+    started_ms: f64,
+    env: &Env,
+    ctx: &Context,
+    settings: &settings::Settings,
+) -> Result<Response> {
+    let finished_ms = now_ms();
+    let duration_ms = finished_ms - started_ms;
+    let facts = incoming.facts(route.template, hit.status_code(), duration_ms, 0);
+    serving::observe(incoming, &facts, None, env, &settings.logger);
+    record_metrics(incoming, &facts, finished_ms, env, ctx, settings);
+    let server_timing = ServerTiming::default().header(duration_ms);
+    let mut response = serving::stamp(hit, &incoming.request_id, &server_timing)?;
+    response.headers_mut().set(cache::CACHE_HEADER, "hit")?;
+    Ok(response)
+}
+
+/// What `answer` needs of the request being served.
+struct Answering<'a> {
+    incoming: &'a Incoming,
+    route: &'a RouteMatch,
+    env: &'a Env,
+    settings: &'a settings::Settings,
+    d1_statements: &'a Rc<Cell<u32>>,
+    body: Option<String>,
 }
 
 /// Routes the request and runs its handler.
 async fn answer(
-    incoming: &Incoming,
-    route: &RouteMatch,
-    env: &Env,
-    settings: &settings::Settings,
+    request: &Answering<'_>,
     timing: &mut ServerTiming,
-    d1_statements: &Rc<Cell<u32>>,
 ) -> std::result::Result<Reply, ApiError> {
+    let incoming = request.incoming;
     let (method, path) = (&incoming.method, &incoming.path);
-    match (&route.outcome, &settings.config) {
+    match (&request.route.outcome, &request.settings.config) {
         (Outcome::NotFound, _) => Err(ApiError::not_found(path)),
         (Outcome::MethodNotAllowed { allow }, _) => {
             Err(ApiError::method_not_allowed(method, allow))
@@ -91,12 +144,13 @@ async fn answer(
         }
         (Outcome::Found(endpoint), Ok(config)) => {
             let info = handlers::RequestInfo {
-                env,
+                env: request.env,
                 config,
-                logger: &settings.logger,
+                logger: &request.settings.logger,
                 incoming,
-                d1_statements: d1_statements.clone(),
+                d1_statements: request.d1_statements.clone(),
                 operation: handlers::operation(endpoint),
+                body: request.body.clone(),
             };
             handlers::handle(endpoint.clone(), &info, timing).await
         }

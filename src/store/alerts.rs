@@ -1,6 +1,8 @@
 //! Alert state, its history and the SLO summaries.
 
-use super::{finite, nullable, OutboxEntry, Store, StoreResult, PROBES, SERVICES};
+use wasm_bindgen::JsValue;
+
+use super::{finite, nullable, OutboxEntry, Store, StoreResult, COMPONENTS, PROBES, SERVICES};
 use vigil_core::alerting::slo::SloReport;
 use vigil_core::alerting::state::Transition;
 use vigil_core::records::{AlertRow, HistoryRow};
@@ -27,7 +29,7 @@ impl Store {
                     active_since_ms AS activeSinceMs, fired_at_ms AS firedAtMs,
                     resolved_at_ms AS resolvedAtMs, last_true_ms AS lastTrueMs,
                     last_value AS lastValue, last_eval_ms AS lastEvalMs,
-                    last_notified_ms AS lastNotifiedMs
+                    last_notified_ms AS lastNotifiedMs, last_sent AS lastSent
              FROM alert_state ORDER BY alert_key LIMIT 1000",
         )
         .all()
@@ -81,14 +83,15 @@ impl Store {
         self.prepare(
             "INSERT INTO alert_state (alert_key, phase, severity, active_since_ms, fired_at_ms,
                resolved_at_ms, last_true_ms, last_value, last_eval_ms, last_notified_ms,
-               labels, annotations, rule_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14)
+               labels, annotations, rule_id, last_sent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15)
              ON CONFLICT (alert_key) DO UPDATE SET phase = excluded.phase,
                severity = excluded.severity, active_since_ms = excluded.active_since_ms,
                fired_at_ms = excluded.fired_at_ms, resolved_at_ms = excluded.resolved_at_ms,
                last_true_ms = excluded.last_true_ms, last_value = excluded.last_value,
                last_eval_ms = excluded.last_eval_ms, last_notified_ms = excluded.last_notified_ms,
-               labels = excluded.labels, annotations = excluded.annotations
+               labels = excluded.labels, annotations = excluded.annotations,
+               last_sent = excluded.last_sent
              WHERE alert_state.last_eval_ms IS ?11",
         )
         .bind(&[
@@ -106,6 +109,9 @@ impl Store {
             json(&row.labels).into(),
             json(&row.annotations).into(),
             row.rule_id.as_str().into(),
+            state
+                .last_sent
+                .map_or(JsValue::NULL, |kind| kind.as_str().into()),
         ])
     }
 
@@ -171,16 +177,22 @@ impl Store {
             .collect())
     }
 
-    /// Retention: running totals beyond the 30-day SLO window (plus a margin; the newest row
-    /// before the cutoff stays, as the base later windows subtract), notifications delivered
-    /// over a week ago and dead letters over 30 days old. Waiting notifications are never
+    /// Retention: running totals beyond the 30-day SLO window (plus a margin) but for one row
+    /// per day for 90 days, notifications delivered over a week ago, dead letters over 30 days
+    /// old, and silences and maintenance over for five days. Waiting notifications are never
     /// deleted.
     pub async fn apply_retention(&self, now_ms: f64) -> StoreResult<()> {
         const DAY_MS: f64 = 86_400_000.0;
         let minute_cutoff = ((now_ms - 35.0 * DAY_MS) / 60_000.0).floor();
+        // Daily rows stay for the status page's 90 days (and the base before the first).
+        let daily_from = ((now_ms / DAY_MS).floor() - 90.0) * 1440.0;
+        let [silences, maintenances] = self.trim_silences(now_ms)?;
         self.batch(vec![
-            self.trim_totals(&SERVICES, minute_cutoff)?,
-            self.trim_totals(&PROBES, minute_cutoff)?,
+            self.trim_totals(&SERVICES, minute_cutoff, daily_from)?,
+            self.trim_totals(&PROBES, minute_cutoff, daily_from)?,
+            self.trim_totals(&COMPONENTS, minute_cutoff, daily_from)?,
+            silences,
+            maintenances,
             self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
                 .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
             self.prepare("DELETE FROM outbox WHERE dead_ms IS NOT NULL AND dead_ms < ?1")

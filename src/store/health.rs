@@ -2,7 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
-use super::{Store, StoreResult, SERVICES};
+use super::{Store, StoreResult, COMPONENTS, SERVICES};
 use vigil_core::alerting::window::WindowStats;
 use vigil_core::health::checks::CheckResult;
 use vigil_core::records::{DependencyStatus, Heartbeat};
@@ -130,6 +130,27 @@ impl Store {
         };
         let minute = (now_ms / 60_000.0).floor() as i64;
         statements.extend(self.add_to_totals(&SERVICES, service, minute, &probe)?);
+        self.batch(statements).await?;
+        Ok(())
+    }
+
+    /// Adds one check per component (`(ledger key, failed)`) to the components' running
+    /// totals: what the status page's daily bars of monitors and dependencies read.
+    pub async fn record_component_checks(
+        &self,
+        now_ms: f64,
+        checks: &[(String, bool)],
+    ) -> StoreResult<()> {
+        let minute = (now_ms / 60_000.0).floor() as i64;
+        let mut statements = Vec::with_capacity(checks.len() * 2);
+        for (key, failed) in checks {
+            let check = WindowStats {
+                probes: 1,
+                probes_failed: u64::from(*failed),
+                ..WindowStats::default()
+            };
+            statements.extend(self.add_to_totals(&COMPONENTS, key, minute, &check)?);
+        }
         self.batch(statements).await?;
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! All SQL lives under this module, one file per concern: health and heartbeats (`health`),
 //! request metrics (`metrics`), tailed invocations (`invocations`), probes and heartbeat pings
-//! (`probes`), running totals and their windows (`windows`), alert state and history
+//! (`probes`), silences and maintenance (`silences`), running totals and their windows (`windows`), alert state and history
 //! (`alerts`), the notification outbox (`outbox`). Every query is bounded and served by an index (see `migrations/`).
 //!
 //! Statements run through [`Store`], which counts them, so a request can report how many D1
@@ -15,6 +15,7 @@ mod invocations;
 mod metrics;
 mod outbox;
 mod probes;
+mod silences;
 mod windows;
 
 use std::cell::Cell;
@@ -31,7 +32,8 @@ use vigil_core::telemetry::store_cost::Operation;
 
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
 pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, OutboxEntry};
-pub use windows::{PROBES, SERVICES};
+pub use silences::MAX_LIVE;
+pub use windows::{COMPONENTS, PROBES, SERVICES};
 
 /// The D1 binding's name in `wrangler.toml`.
 pub const DB_BINDING: &str = "DB";

@@ -36,6 +36,14 @@ pub const PROBES: Ledger = Ledger {
     columns: "probes, probes_failed",
 };
 
+/// Status-page components without a ledger of their own: public heartbeat monitors and the
+/// dependencies the page shows (`monitor:<name>`, `dependency:<name>`), one check per cron run.
+pub const COMPONENTS: Ledger = Ledger {
+    table: "component_cumulative",
+    key: "component",
+    columns: "probes, probes_failed",
+};
+
 impl Ledger {
     fn columns(&self) -> impl Iterator<Item = &'static str> {
         self.columns.split(',').map(str::trim)
@@ -145,16 +153,69 @@ impl Store {
         Ok([create, add])
     }
 
-    /// Retention: deletes `ledger`'s rows before `minute`, except each subject's newest one
-    /// before it, the base later windows subtract.
-    pub(super) fn trim_totals(&self, ledger: &Ledger, minute: f64) -> StoreResult<Statement<'_>> {
+    /// Retention: deletes `ledger`'s rows before `minute`, except the last row of each day
+    /// since `daily_from` (the status page's daily bars subtract them) and each subject's
+    /// newest row before that, the base every older window subtracts.
+    pub(super) fn trim_totals(
+        &self,
+        ledger: &Ledger,
+        minute: f64,
+        daily_from: f64,
+    ) -> StoreResult<Statement<'_>> {
         let Ledger { table, key, .. } = ledger;
         self.prepare(format!(
-            "DELETE FROM {table} WHERE minute < (
+            "DELETE FROM {table} WHERE minute < ?1 AND minute < (
                SELECT MAX(c.minute) FROM {table} c
-               WHERE c.{key} = {table}.{key} AND c.minute < ?1)"
+               WHERE c.{key} = {table}.{key}
+                 AND c.minute < MAX(?2, ({table}.minute / 1440 + 1) * 1440))"
         ))
-        .bind(&[minute.into()])
+        .bind(&[minute.into(), daily_from.into()])
+    }
+
+    /// Each subject's running totals at each of `minutes`, in one statement (two row seeks per
+    /// subject and minute). A subject without a row by then is missing from that minute's map.
+    pub async fn totals_at_minutes(
+        &self,
+        ledger: &Ledger,
+        subjects: &[String],
+        minutes: &[i64],
+    ) -> StoreResult<BTreeMap<String, BTreeMap<i64, WindowStats>>> {
+        #[derive(serde::Deserialize)]
+        struct AtPoint {
+            point: i64,
+            #[serde(flatten)]
+            totals: Totals,
+        }
+        if subjects.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let Ledger { table, key, .. } = ledger;
+        let columns = ledger
+            .columns()
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let names = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
+        let points = serde_json::to_string(minutes).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<AtPoint> = self
+            .prepare(format!(
+                "SELECT c.{key} AS subject, p.value AS point, {columns}
+                 FROM json_each(?1) AS s CROSS JOIN json_each(?2) AS p
+                 JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
+                   SELECT MAX(minute) FROM {table} WHERE {key} = s.value AND minute <= p.value)"
+            ))
+            .bind(&[names.into(), points.into()])?
+            .all()
+            .await?;
+        let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
+        for row in rows {
+            let subject = row.totals.subject.clone();
+            totals
+                .entry(subject)
+                .or_default()
+                .insert(row.point, row.totals.into());
+        }
+        Ok(totals)
     }
 
     /// Every service with stored requests or tailed invocations (bounded by the aggregator's

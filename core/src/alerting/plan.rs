@@ -52,40 +52,68 @@ pub struct Planned {
     pub refresh: bool,
 }
 
-/// The notifications due after `rule` moved to `state` at `now_ms` through `transition`.
+/// What receivers are told about an instance this run, given its new `state` (whose
+/// `last_sent` is still what they were last told): nothing while it is silenced; else firing
+/// when it fires and they have not heard so, resolved when it no longer fires and they last heard
+/// it firing, and a reminder on a `Repeat`. So a silence that ends sends the current state only
+/// if it differs from the last one sent. Returns the kind and the time its idempotency key holds.
+pub fn announcement(
+    state: &AlertState,
+    transition: Option<Transition>,
+    silenced: bool,
+    now_ms: f64,
+) -> Option<(NotificationKind, f64)> {
+    if silenced {
+        return None;
+    }
+    let told_firing = state.last_sent == Some(NotificationKind::Firing);
+    match (state.phase == AlertPhase::Firing, told_firing) {
+        (true, false) => Some((
+            NotificationKind::Firing,
+            state.fired_at_ms.unwrap_or(now_ms),
+        )),
+        (false, true) => Some((
+            NotificationKind::Resolved,
+            state.resolved_at_ms.unwrap_or(now_ms),
+        )),
+        (true, true) if transition == Some(Transition::Repeat) => {
+            Some((NotificationKind::Repeat, now_ms))
+        }
+        _ => None,
+    }
+}
+
+/// The notifications due for an instance in `state` (see [`announcement`]), one per channel.
 ///
 /// Firing and resolved go to every channel once: the key holds the transition's own time, so
 /// overlapping runs produce the same key and the outbox keeps one row. Alertmanager also gets
 /// the firing alert again on every run (its `endsAt` must keep moving ahead, or it resolves the
 /// alert by itself) through one refresh row per firing episode that each run re-arms, so the
 /// outbox does not grow while an alert fires; it takes no `repeat_interval` reminders, the other
-/// channels do.
+/// channels do. A silenced instance gets nothing, Alertmanager's refresh included.
 pub fn plan(
     subject: Subject<'_>,
     state: &AlertState,
     transition: Option<Transition>,
+    silenced: bool,
     channels: &[Channel],
     origin: &Origin<'_>,
     now_ms: f64,
 ) -> Vec<Planned> {
-    let kind_and_time = match transition {
-        Some(Transition::Firing) => Some((NotificationKind::Firing, state.fired_at_ms)),
-        Some(Transition::Resolved) => Some((NotificationKind::Resolved, state.resolved_at_ms)),
-        Some(Transition::Repeat) => Some((NotificationKind::Repeat, Some(now_ms))),
-        _ => None,
-    };
-    let refresh_alertmanager =
-        state.phase == AlertPhase::Firing && transition != Some(Transition::Firing);
+    let announced = announcement(state, transition, silenced, now_ms);
+    let refresh_alertmanager = !silenced
+        && state.phase == AlertPhase::Firing
+        && state.last_sent == Some(NotificationKind::Firing);
 
     let mut planned = Vec::new();
     for &channel in channels {
-        let due = match (channel, kind_and_time) {
+        let due = match (channel, announced) {
             (Channel::Alertmanager, _) if refresh_alertmanager => {
                 let episode = state.fired_at_ms.unwrap_or(now_ms);
                 Some((NotificationKind::Repeat, "refresh", episode, true))
             }
             (Channel::Alertmanager, Some((NotificationKind::Repeat, _))) => None,
-            (_, Some((kind, at))) => Some((kind, kind.as_str(), at.unwrap_or(now_ms), false)),
+            (_, Some((kind, at))) => Some((kind, kind.as_str(), at, false)),
             (_, None) => None,
         };
         if let Some((kind, key_kind, at, refresh)) = due {
@@ -143,13 +171,23 @@ mod tests {
         environment: "test",
     };
 
+    /// An instance firing since `fired_at`, whose firing receivers have heard.
     fn firing_state(fired_at: f64) -> AlertState {
         AlertState {
             phase: AlertPhase::Firing,
             active_since_ms: Some(fired_at - 120_000.0),
             fired_at_ms: Some(fired_at),
             last_value: 0.5,
+            last_sent: Some(NotificationKind::Firing),
             ..AlertState::default()
+        }
+    }
+
+    /// The same instance in the run it starts firing: receivers have heard nothing yet.
+    fn just_fired(fired_at: f64) -> AlertState {
+        AlertState {
+            last_sent: None,
+            ..firing_state(fired_at)
         }
     }
 
@@ -177,8 +215,9 @@ mod tests {
     fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
         let planned = plan(
             row().subject(),
-            &firing_state(600_000.0),
+            &just_fired(600_000.0),
             Some(Transition::Firing),
+            false,
             &Channel::ALL,
             &ORIGIN,
             600_000.0,
@@ -197,6 +236,7 @@ mod tests {
             row().subject(),
             &firing_state(0.0),
             None,
+            false,
             &Channel::ALL,
             &ORIGIN,
             60_000.0,
@@ -209,6 +249,7 @@ mod tests {
             row().subject(),
             &firing_state(0.0),
             None,
+            false,
             &Channel::ALL,
             &ORIGIN,
             120_000.0,
@@ -227,6 +268,7 @@ mod tests {
             row().subject(),
             &firing_state(0.0),
             Some(Transition::Repeat),
+            false,
             &Channel::ALL,
             &ORIGIN,
             60_000.0,
@@ -252,6 +294,7 @@ mod tests {
             row().subject(),
             &resolved,
             Some(Transition::Resolved),
+            false,
             &[Channel::PagerDuty],
             &ORIGIN,
             900_000.0,
@@ -268,10 +311,74 @@ mod tests {
             row().subject(),
             &pending,
             Some(Transition::Pending),
+            false,
             &Channel::ALL,
             &ORIGIN,
             0.0
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_silenced_instance_is_told_nothing_and_its_state_once_the_silence_ends() {
+        let during = plan(
+            row().subject(),
+            &just_fired(600_000.0),
+            Some(Transition::Firing),
+            true,
+            &Channel::ALL,
+            &ORIGIN,
+            600_000.0,
+        );
+        assert!(during.is_empty(), "{during:?}");
+        // Still firing when the silence ends, a few runs later: firing, once, keyed as before.
+        let after = plan(
+            row().subject(),
+            &just_fired(600_000.0),
+            None,
+            false,
+            &Channel::ALL,
+            &ORIGIN,
+            900_000.0,
+        );
+        assert_eq!(after.len(), 4);
+        assert!(after
+            .iter()
+            .all(|p| p.dedup_key.ends_with("/firing/600000")));
+        // Fired and resolved within the silence: receivers never heard it fire, so nothing.
+        let quiet = AlertState {
+            phase: AlertPhase::Resolved,
+            resolved_at_ms: Some(700_000.0),
+            ..just_fired(600_000.0)
+        };
+        assert!(plan(
+            row().subject(),
+            &quiet,
+            None,
+            false,
+            &Channel::ALL,
+            &ORIGIN,
+            900_000.0
+        )
+        .is_empty());
+        // Resolved within a silence after receivers heard it fire: the resolve follows.
+        let resolved = AlertState {
+            phase: AlertPhase::Resolved,
+            resolved_at_ms: Some(700_000.0),
+            ..firing_state(600_000.0)
+        };
+        let after = plan(
+            row().subject(),
+            &resolved,
+            None,
+            false,
+            &Channel::ALL,
+            &ORIGIN,
+            9e5,
+        );
+        assert_eq!(after.len(), 4);
+        assert!(after
+            .iter()
+            .all(|p| p.notification.kind == NotificationKind::Resolved));
     }
 }

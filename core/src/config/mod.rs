@@ -18,6 +18,7 @@ use crate::http::templates::RouteTemplates;
 use crate::probes::heartbeats::{parse_heartbeats, HeartbeatSpec};
 use crate::probes::schedule::SubrequestBudget;
 use crate::probes::spec::{parse_probes, ProbeSpec};
+use crate::status::StatusConfig;
 use crate::telemetry::ingest::MAX_LABEL_LEN;
 use crate::telemetry::log::Level;
 use crate::telemetry::metrics::BUCKET_BOUNDS_SECONDS;
@@ -63,6 +64,8 @@ pub struct Config {
     /// Subrequests one cron run may make (`SUBREQUEST_BUDGET`: 50 on the Free plan), shared by
     /// probes and notification deliveries.
     pub subrequest_budget: SubrequestBudget,
+    /// The public status page (`STATUS_TITLE`, `STATUS_COMPONENTS`).
+    pub status: StatusConfig,
 }
 
 /// A configuration variable that is set but cannot be used, with what is expected instead.
@@ -117,6 +120,10 @@ impl Config {
             subrequest_budget: SubrequestBudget {
                 total: number(&get, "SUBREQUEST_BUDGET", 50, 20..=10_000)?,
             },
+            status: StatusConfig::parse(
+                get("STATUS_TITLE").as_deref(),
+                get("STATUS_COMPONENTS").as_deref(),
+            )?,
         })
     }
 }

@@ -20,6 +20,23 @@ pub enum Endpoint {
         monitor: String,
         failed: bool,
     },
+    /// The public status page, as HTML or (`json`) as `/status.json`.
+    Status {
+        json: bool,
+    },
+    /// A component's badge, as SVG or (`json`) shields.io endpoint JSON.
+    Badge {
+        component: String,
+        json: bool,
+    },
+    Silences,
+    Silence {
+        id: String,
+    },
+    Maintenances,
+    Maintenance {
+        id: String,
+    },
 }
 
 /// What a request resolves to.
@@ -43,6 +60,20 @@ pub const UNMATCHED: &str = "unmatched";
 const GET_HEAD: &str = "GET, HEAD";
 const GET: &str = "GET";
 const GET_POST: &str = "GET, POST";
+const GET_DELETE: &str = "GET, DELETE";
+
+/// The one path segment after `prefix`, if the path is `prefix` and a non-empty segment.
+fn segment<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    path.strip_prefix(prefix)
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+fn not_found(template: &'static str) -> RouteMatch {
+    RouteMatch {
+        template,
+        outcome: Outcome::NotFound,
+    }
+}
 
 /// Resolves `method` and `path` to an endpoint.
 pub fn resolve(method: &str, path: &str) -> RouteMatch {
@@ -57,6 +88,40 @@ pub fn resolve(method: &str, path: &str) -> RouteMatch {
         "/api/alerts" => ("/api/alerts", GET, Endpoint::Alerts),
         "/api/slos" => ("/api/slos", GET, Endpoint::Slos),
         "/api/probes" => ("/api/probes", GET, Endpoint::Probes),
+        "/status" => ("/status", GET_HEAD, Endpoint::Status { json: false }),
+        "/status.json" => ("/status.json", GET_HEAD, Endpoint::Status { json: true }),
+        "/api/silences" => ("/api/silences", GET_POST, Endpoint::Silences),
+        "/api/maintenances" => ("/api/maintenances", GET_POST, Endpoint::Maintenances),
+        _ if path.starts_with("/api/silences/") => match segment(path, "/api/silences/") {
+            Some(id) => (
+                "/api/silences/{id}",
+                GET_DELETE,
+                Endpoint::Silence { id: id.into() },
+            ),
+            None => return not_found(UNMATCHED),
+        },
+        _ if path.starts_with("/api/maintenances/") => match segment(path, "/api/maintenances/") {
+            Some(id) => {
+                let endpoint = Endpoint::Maintenance { id: id.into() };
+                ("/api/maintenances/{id}", GET_DELETE, endpoint)
+            }
+            None => return not_found(UNMATCHED),
+        },
+        _ if path.starts_with("/badge/") => {
+            let name = segment(path, "/badge/");
+            let badge = |(component, json): (&str, bool)| Endpoint::Badge {
+                component: component.into(),
+                json,
+            };
+            let found = name
+                .and_then(|n| n.strip_suffix(".svg").map(|c| (c, false)))
+                .or_else(|| name.and_then(|n| n.strip_suffix(".json").map(|c| (c, true))))
+                .filter(|(component, _)| !component.is_empty());
+            match found {
+                Some(found) => ("/badge/{component}", GET_HEAD, badge(found)),
+                None => return not_found("/badge/{component}"),
+            }
+        }
         _ if path.starts_with("/api/heartbeats/") => {
             let rest = &path["/api/heartbeats/".len()..];
             let (monitor, failed, template) = match rest.strip_suffix("/fail") {
@@ -168,6 +233,35 @@ mod tests {
         );
         assert_eq!(
             resolve("GET", "/api/heartbeats/").outcome,
+            Outcome::NotFound
+        );
+    }
+
+    #[test]
+    fn status_badges_silences_and_maintenances_resolve_with_their_ids() {
+        assert_eq!(
+            resolve("HEAD", "/status.json").outcome,
+            Outcome::Found(Endpoint::Status { json: true })
+        );
+        let m = resolve("GET", "/badge/api.svg");
+        assert_eq!(m.template, "/badge/{component}");
+        let badge = Endpoint::Badge {
+            component: "api".into(),
+            json: false,
+        };
+        assert_eq!(m.outcome, Outcome::Found(badge));
+        assert_eq!(resolve("GET", "/badge/api.png").outcome, Outcome::NotFound);
+        assert_eq!(resolve("GET", "/badge/.json").outcome, Outcome::NotFound);
+        let m = resolve("DELETE", "/api/silences/abc");
+        assert_eq!(m.template, "/api/silences/{id}");
+        let silence = Endpoint::Silence { id: "abc".into() };
+        assert_eq!(m.outcome, Outcome::Found(silence));
+        assert_eq!(
+            resolve("PUT", "/api/maintenances").outcome,
+            Outcome::MethodNotAllowed { allow: "GET, POST" }
+        );
+        assert_eq!(
+            resolve("GET", "/api/silences/a/b").outcome,
             Outcome::NotFound
         );
     }

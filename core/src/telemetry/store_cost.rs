@@ -26,10 +26,12 @@ pub enum Operation {
     Health,
     /// Jobs pinging their heartbeat monitors.
     Ping,
+    /// The public status page and badges (on a cache miss).
+    Status,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 8] = [
         Operation::Flush,
         Operation::Cron,
         Operation::Housekeeping,
@@ -37,6 +39,7 @@ impl Operation {
         Operation::Api,
         Operation::Health,
         Operation::Ping,
+        Operation::Status,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Operation {
             Operation::Api => "api",
             Operation::Health => "health",
             Operation::Ping => "ping",
+            Operation::Status => "status",
         }
     }
 

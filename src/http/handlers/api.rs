@@ -12,6 +12,9 @@ use vigil_core::alerting::rules::Rule;
 use vigil_core::http::reply::{ApiError, Reply};
 use vigil_core::http::timing::ServerTiming;
 use vigil_core::records::AlertRow;
+use vigil_core::silencing::maintenance::Maintenance;
+use vigil_core::silencing::silence::Silence;
+use vigil_core::silencing::silenced_by;
 use vigil_core::time::iso_timestamp;
 
 /// Rules (in the shape operators write them in `ALERT_RULES`) with their instances (labels and
@@ -22,19 +25,26 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
     let started = now_ms();
     let read = async {
         let store = req.store()?;
-        let (states, backlog, history) = futures::join!(
+        let (states, backlog, history, silences, maintenances) = futures::join!(
             store.alert_rows(),
             store.outbox_backlog(),
-            store.recent_history(50)
+            store.recent_history(50),
+            store.silences(started),
+            store.maintenances(started),
         );
-        Ok::<_, StoreError>((states?, backlog?, history?))
+        let quiet = Quiet {
+            silences: silences?,
+            maintenances: maintenances?,
+            now_ms: started,
+        };
+        Ok::<_, StoreError>((states?, backlog?, history?, quiet))
     };
     let read = read.await;
     timing.record("d1", now_ms() - started);
-    let (states, backlog, history) = read.map_err(|e| store_unavailable(req, e))?;
+    let (states, backlog, history, quiet) = read.map_err(|e| store_unavailable(req, e))?;
     let rules: Vec<Value> = rules
         .iter()
-        .map(|rule| rule_with_instances(rule, &states))
+        .map(|rule| rule_with_instances(rule, &states, &quiet))
         .collect();
     let body = json!({
         "rules": rules,
@@ -53,13 +63,30 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
     Ok(Reply::json(200, "application/json", &body))
 }
 
+/// What silences instances now.
+struct Quiet {
+    silences: Vec<Silence>,
+    maintenances: Vec<Maintenance>,
+    now_ms: f64,
+}
+
 /// `{"rule": <as written in ALERT_RULES>, "instances": [{labels, state, …}]}`, so a rule can be
 /// copied back. An instance that was never evaluated yet is not listed.
-fn rule_with_instances(rule: &Rule, rows: &[AlertRow]) -> Value {
+fn rule_with_instances(rule: &Rule, rows: &[AlertRow], quiet: &Quiet) -> Value {
     let instances: Vec<Value> = rows
         .iter()
         .filter(|row| row.rule_id == rule.id)
-        .map(instance)
+        .map(|row| {
+            let mut view = instance(row);
+            let by = silenced_by(
+                &row.labels,
+                &quiet.silences,
+                &quiet.maintenances,
+                quiet.now_ms,
+            );
+            view["silencedBy"] = json!(by);
+            view
+        })
         .collect();
     json!({"rule": rule, "instances": instances})
 }
@@ -77,6 +104,7 @@ fn instance(row: &AlertRow) -> Value {
         "lastValue": state.last_value,
         "lastEvaluation": iso(state.last_eval_ms),
         "lastNotification": iso(state.last_notified_ms),
+        "lastSent": state.last_sent.map(|kind| kind.as_str()),
     })
 }
 

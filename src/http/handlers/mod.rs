@@ -6,6 +6,8 @@ mod api;
 mod health;
 mod metrics;
 mod probes;
+mod silences;
+mod status;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -35,6 +37,8 @@ pub struct RequestInfo<'a> {
     pub d1_statements: Rc<Cell<u32>>,
     /// What this request's D1 rows are billed to.
     pub operation: Operation,
+    /// A POST's body, read and bounded by the HTTP layer.
+    pub body: Option<String>,
 }
 
 impl RequestInfo<'_> {
@@ -64,7 +68,14 @@ impl RequestInfo<'_> {
 pub fn operation(endpoint: &Endpoint) -> Operation {
     match endpoint {
         Endpoint::Metrics => Operation::Scrape,
-        Endpoint::Alerts | Endpoint::Slos | Endpoint::Probes => Operation::Api,
+        Endpoint::Alerts
+        | Endpoint::Slos
+        | Endpoint::Probes
+        | Endpoint::Silences
+        | Endpoint::Silence { .. }
+        | Endpoint::Maintenances
+        | Endpoint::Maintenance { .. } => Operation::Api,
+        Endpoint::Status { .. } | Endpoint::Badge { .. } => Operation::Status,
         Endpoint::Heartbeat { .. } => Operation::Ping,
         _ => Operation::Health,
     }
@@ -92,6 +103,12 @@ pub async fn handle(
         Endpoint::Heartbeat { monitor, failed } => {
             probes::heartbeat(req, &monitor, failed, timing).await
         }
+        Endpoint::Status { json } => status::status(req, json, timing).await,
+        Endpoint::Badge { component, json } => status::badge(req, &component, json, timing).await,
+        Endpoint::Silences => silences::silences(req, timing).await,
+        Endpoint::Silence { id } => silences::silence(req, &id, timing).await,
+        Endpoint::Maintenances => silences::maintenances(req, timing).await,
+        Endpoint::Maintenance { id } => silences::maintenance(req, &id, timing).await,
     }
 }
 

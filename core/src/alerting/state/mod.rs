@@ -49,6 +49,10 @@ pub struct AlertState {
     pub last_eval_ms: Option<f64>,
     /// When a firing, repeat or resolved notification was last due; reminders count from here.
     pub last_notified_ms: Option<f64>,
+    /// What receivers were last told: firing or resolved (`None`: nothing yet). A silenced
+    /// instance is told nothing; once the silence ends, it is told its state if this differs.
+    #[serde(default)]
+    pub last_sent: Option<NotificationKind>,
 }
 
 /// A change worth logging; [`Transition::notification`] says which ones reach receivers.
