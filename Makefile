@@ -48,10 +48,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-## test-tools: promtool (and Alertmanager) from Debian's packages, for the integration tests.
+## test-tools: promtool, Alertmanager and headless Chromium (with chromedriver) from Debian's
+## packages, for the integration tests.
 test-tools:
 	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
-	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
+	  && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       prometheus prometheus-alertmanager chromium chromium-driver; }
 
 # The features worker-build enables for wasm-opt (others, e.g. GC, break the module in workerd).
 export WASM_FEATURES := --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \

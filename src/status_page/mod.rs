@@ -8,11 +8,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use serde_json::Map;
 use worker::Env;
 
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::settings;
 use crate::store::Store;
+use crate::telemetry::log::Level;
 use vigil_core::status::build::{build, PageInput};
 use vigil_core::status::model::StatusPage;
 use vigil_core::telemetry::store_cost::Operation;
@@ -63,11 +66,18 @@ async fn read(env: &Env, config: &Config, now_ms: f64) -> Result<Rc<StatusPage>,
         alerts.map_err(|e| e.to_string())?,
         maintenances.map_err(|e| e.to_string())?,
     );
-    Ok(Rc::new(build(PageInput {
+    let page = build(PageInput {
         title: &config.status.title,
         now_ms,
         components: inputs.map_err(|e| e.to_string())?,
         alerts: &alerts,
         maintenances: &maintenances,
-    })))
+    });
+    // One line per D1 read of the page: how often a burst of visitors reaches the database.
+    let mut fields = Map::new();
+    fields.insert("components".into(), page.components.len().into());
+    settings::load(env)
+        .logger
+        .emit(Level::Info, "status page built", fields);
+    Ok(Rc::new(page))
 }

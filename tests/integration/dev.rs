@@ -71,6 +71,16 @@ pub fn wait_until_serving(child: &mut Child, probe_url: &str, log: &Path) -> Res
 }
 
 /// Ends a process we started (its whole group) and forgets it.
+/// Starts `command` in its own process group, ended by [`stop`] or [`stop_all`].
+pub fn spawn_tracked(command: &mut Command) -> Child {
+    let child = command
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?} could not start: {e}"));
+    RUNNING.lock().unwrap().push(child.id() as i32);
+    child
+}
+
 pub fn stop(child: &mut Child) {
     let pgid = child.id() as i32;
     stop_group(pgid);

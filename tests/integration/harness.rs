@@ -194,6 +194,20 @@ impl Worker {
         Reply::from(req.call())
     }
 
+    /// Sends `body` as JSON with the admin token.
+    pub fn admin_send(&self, method: &str, path: &str, body: &str) -> Reply {
+        let auth = format!("Bearer {}", crate::ADMIN_TOKEN);
+        let req = ureq::request(method, &self.url(path))
+            .timeout(Duration::from_secs(30))
+            .set("Authorization", &auth)
+            .set("Content-Type", "application/json");
+        Reply::from(if body.is_empty() {
+            req.call()
+        } else {
+            req.send_string(body)
+        })
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         self.request("GET", path, &[])
     }

@@ -3,6 +3,7 @@
 //! every test has run, whatever the outcome.
 
 mod app;
+mod browser;
 mod configs;
 mod dev;
 mod harness;
@@ -21,6 +22,7 @@ mod notifications;
 mod probes;
 mod receiver;
 mod reply;
+mod status;
 mod tail;
 mod telemetry;
 
@@ -69,6 +71,7 @@ fn main() {
         embedded::all(),
         tail::all(),
         probes::all(),
+        status::all(),
     ]
     .into_iter()
     .flatten()
