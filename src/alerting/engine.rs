@@ -297,7 +297,7 @@ fn outbox_entries(
     let planned = plan(
         change.row.subject(),
         state,
-        change.transition,
+        announced,
         silenced,
         channels,
         origin,

@@ -33,12 +33,16 @@ pub async fn serve(mut req: Request, env: Env, ctx: Context) -> Result<Response>
     let route = routes::resolve(&incoming.method, &incoming.path);
     let settings = settings::load(&env);
     let cacheable = cache::cacheable(&incoming.method, &route);
-    let url = req.url()?.to_string();
-    if cacheable {
+    // Only the public pages need their URL, as their cache key.
+    let url = if cacheable {
+        let url = req.url()?.to_string();
         if let Some(hit) = cache::lookup(&url).await {
             return from_cache(hit, &incoming, &route, started_ms, &env, &ctx, &settings);
         }
-    }
+        Some(url)
+    } else {
+        None
+    };
     let mut timing = ServerTiming::default();
     let d1_statements = Rc::new(Cell::new(0));
     let result = match incoming.method.as_str() {
@@ -80,9 +84,9 @@ pub async fn serve(mut req: Request, env: Env, ctx: Context) -> Result<Response>
 
     let head = incoming.method == "HEAD";
     let server_timing = timing.header(duration_ms);
-    let keep = cacheable && reply.status == 200;
+    let keep = url.filter(|_| reply.status == 200);
     let mut response = serving::to_response(reply, head, &incoming.request_id, &server_timing)?;
-    if keep {
+    if let Some(url) = keep {
         response.headers_mut().set(cache::CACHE_HEADER, "miss")?;
         if let Ok(copy) = response.cloned() {
             ctx.wait_until(cache::keep(url, copy));

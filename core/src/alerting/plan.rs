@@ -83,7 +83,8 @@ pub fn announcement(
     }
 }
 
-/// The notifications due for an instance in `state` (see [`announcement`]), one per channel.
+/// The notifications due for an instance in `state` that receivers are told `announced` (see
+/// [`announcement`]), one per channel.
 ///
 /// Firing and resolved go to every channel once: the key holds the transition's own time, so
 /// overlapping runs produce the same key and the outbox keeps one row. Alertmanager also gets
@@ -94,13 +95,12 @@ pub fn announcement(
 pub fn plan(
     subject: Subject<'_>,
     state: &AlertState,
-    transition: Option<Transition>,
+    announced: Option<(NotificationKind, f64)>,
     silenced: bool,
     channels: &[Channel],
     origin: &Origin<'_>,
     now_ms: f64,
 ) -> Vec<Planned> {
-    let announced = announcement(state, transition, silenced, now_ms);
     let refresh_alertmanager = !silenced
         && state.phase == AlertPhase::Firing
         && state.last_sent == Some(NotificationKind::Firing);
@@ -171,6 +171,22 @@ mod tests {
         environment: "test",
     };
 
+    /// `plan` for an instance that moved to `state` through `transition`.
+    fn plan_for(
+        subject: Subject<'_>,
+        state: &AlertState,
+        transition: Option<Transition>,
+        silenced: bool,
+        channels: &[Channel],
+        origin: &Origin<'_>,
+        now_ms: f64,
+    ) -> Vec<Planned> {
+        let announced = announcement(state, transition, silenced, now_ms);
+        plan(
+            subject, state, announced, silenced, channels, origin, now_ms,
+        )
+    }
+
     /// An instance firing since `fired_at`, whose firing receivers have heard.
     fn firing_state(fired_at: f64) -> AlertState {
         AlertState {
@@ -213,7 +229,7 @@ mod tests {
 
     #[test]
     fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
-        let planned = plan(
+        let planned = plan_for(
             row().subject(),
             &just_fired(600_000.0),
             Some(Transition::Firing),
@@ -232,7 +248,7 @@ mod tests {
 
     #[test]
     fn while_firing_only_alertmanager_is_refreshed_every_run() {
-        let planned = plan(
+        let planned = plan_for(
             row().subject(),
             &firing_state(0.0),
             None,
@@ -245,7 +261,7 @@ mod tests {
         assert_eq!(planned[0].channel, Channel::Alertmanager);
         assert_eq!(planned[0].notification.kind, NotificationKind::Repeat);
         assert!(planned[0].refresh, "one row per episode, re-armed");
-        let later = plan(
+        let later = plan_for(
             row().subject(),
             &firing_state(0.0),
             None,
@@ -264,7 +280,7 @@ mod tests {
 
     #[test]
     fn reminders_skip_alertmanager_which_is_refreshed_anyway() {
-        let planned = plan(
+        let planned = plan_for(
             row().subject(),
             &firing_state(0.0),
             Some(Transition::Repeat),
@@ -290,7 +306,7 @@ mod tests {
             resolved_at_ms: Some(900_000.0),
             ..firing_state(0.0)
         };
-        let planned = plan(
+        let planned = plan_for(
             row().subject(),
             &resolved,
             Some(Transition::Resolved),
@@ -307,7 +323,7 @@ mod tests {
             phase: AlertPhase::Pending,
             ..AlertState::default()
         };
-        assert!(plan(
+        assert!(plan_for(
             row().subject(),
             &pending,
             Some(Transition::Pending),
@@ -321,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_silenced_instance_is_told_nothing_and_its_state_once_the_silence_ends() {
-        let during = plan(
+        let during = plan_for(
             row().subject(),
             &just_fired(600_000.0),
             Some(Transition::Firing),
@@ -332,7 +348,7 @@ mod tests {
         );
         assert!(during.is_empty(), "{during:?}");
         // Still firing when the silence ends, a few runs later: firing, once, keyed as before.
-        let after = plan(
+        let after = plan_for(
             row().subject(),
             &just_fired(600_000.0),
             None,
@@ -351,7 +367,7 @@ mod tests {
             resolved_at_ms: Some(700_000.0),
             ..just_fired(600_000.0)
         };
-        assert!(plan(
+        assert!(plan_for(
             row().subject(),
             &quiet,
             None,
@@ -367,7 +383,7 @@ mod tests {
             resolved_at_ms: Some(700_000.0),
             ..firing_state(600_000.0)
         };
-        let after = plan(
+        let after = plan_for(
             row().subject(),
             &resolved,
             None,
