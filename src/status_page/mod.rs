@@ -1,15 +1,21 @@
 //! The status page's data, read from D1 at most once per isolate per [`MAX_AGE_SECONDS`]:
-//! concurrent requests share one read in flight, later ones its result, and the HTTP layer
-//! puts the rendered answer in the Cache API so other isolates of the colo reuse it too.
+//! while one request reads, the isolate's other requests wait for its result, later ones
+//! reuse it, and the HTTP layer puts the rendered answer in the Cache API so other isolates
+//! of the colo reuse it too.
+//!
+//! Waiters look again on a timer of their own rather than awaiting the reader's future:
+//! workerd cancels a request whose only pending work is another request's I/O as hung
+//! ("the Workers runtime canceled this request ... code had hung"), which a shared future
+//! does under load.
 
 mod components;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde_json::Map;
-use worker::Env;
+use worker::{Delay, Env};
 
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -22,37 +28,86 @@ use vigil_core::telemetry::store_cost::Operation;
 
 /// How long a built page is served: here, and as the responses' `max-age`.
 pub const MAX_AGE_SECONDS: u32 = 30;
+/// How often a request waiting for another's read looks again.
+const WAIT_STEP: Duration = Duration::from_millis(20);
+/// How long a read is waited for before a waiter reads itself: the reading request may have
+/// been cancelled mid-read, leaving no result behind.
+const PATIENCE_MS: f64 = 10_000.0;
 
-type PageFuture = Shared<LocalBoxFuture<'static, Result<Rc<StatusPage>, String>>>;
-
-thread_local! {
-    /// The page being read or last read, and until when it may be served.
-    static CURRENT: RefCell<Option<(f64, PageFuture)>> = const { RefCell::new(None) };
+/// The isolate's page: none, being read since a time, or read and servable until a time.
+enum Slot {
+    Empty,
+    Reading { since_ms: f64 },
+    Ready { until_ms: f64, page: Rc<StatusPage> },
 }
 
-/// The status page as of at most [`MAX_AGE_SECONDS`] ago. A failed read is not kept.
+/// What a request does next with the [`Slot`] as it finds it.
+enum Turn {
+    Serve(Rc<StatusPage>),
+    Wait,
+    Read { since_ms: f64 },
+}
+
+thread_local! {
+    static SLOT: RefCell<Slot> = const { RefCell::new(Slot::Empty) };
+}
+
+/// The status page as of at most [`MAX_AGE_SECONDS`] ago. A failed read is not kept: the
+/// next request (or a waiter) reads again.
 pub async fn current(env: &Env, config: &Config) -> Result<Rc<StatusPage>, String> {
-    let now = now_ms();
-    let fresh = CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(until, _)| now < *until)
-            .map(|(_, page)| page.clone())
-    });
-    let page = fresh.unwrap_or_else(|| {
-        let (env, config) = (env.clone(), config.clone());
-        let page = async move { read(&env, &config, now).await }
-            .boxed_local()
-            .shared();
-        let until = now + f64::from(MAX_AGE_SECONDS) * 1000.0;
-        CURRENT.with(|c| *c.borrow_mut() = Some((until, page.clone())));
-        page
-    });
-    let result = page.await;
-    if result.is_err() {
-        CURRENT.with(|c| *c.borrow_mut() = None);
+    let since_ms = loop {
+        match take_turn(now_ms()) {
+            Turn::Serve(page) => return Ok(page),
+            Turn::Wait => Delay::from(WAIT_STEP).await,
+            Turn::Read { since_ms } => break since_ms,
+        }
+    };
+    let reading = Reading { since_ms };
+    let result = read(env, config, since_ms).await;
+    if let Ok(page) = &result {
+        let until_ms = since_ms + f64::from(MAX_AGE_SECONDS) * 1000.0;
+        SLOT.with(|s| {
+            s.replace(Slot::Ready {
+                until_ms,
+                page: page.clone(),
+            })
+        });
     }
+    drop(reading);
     result
+}
+
+/// Decides, in one step (the isolate is single-threaded), whether to serve, wait or read;
+/// a request that is to read marks the slot as being read.
+fn take_turn(now_ms: f64) -> Turn {
+    SLOT.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match &*slot {
+            Slot::Ready { until_ms, page } if now_ms < *until_ms => Turn::Serve(page.clone()),
+            Slot::Reading { since_ms } if now_ms - since_ms < PATIENCE_MS => Turn::Wait,
+            _ => {
+                *slot = Slot::Reading { since_ms: now_ms };
+                Turn::Read { since_ms: now_ms }
+            }
+        }
+    })
+}
+
+/// Marks the end of one read: if the slot still says this read is in flight (it failed, or
+/// its request was cancelled), it is emptied so that a waiter reads next.
+struct Reading {
+    since_ms: f64,
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        SLOT.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if matches!(&*slot, Slot::Reading { since_ms } if *since_ms == self.since_ms) {
+                *slot = Slot::Empty;
+            }
+        });
+    }
 }
 
 async fn read(env: &Env, config: &Config, now_ms: f64) -> Result<Rc<StatusPage>, String> {

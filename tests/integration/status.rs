@@ -3,7 +3,8 @@
 //! against the cache.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -21,6 +22,9 @@ crate::tests!(
 );
 
 const MINUTE: u64 = 60_000;
+/// The burst: this many requests from this many concurrent visitors.
+const REQUESTS: usize = 1000;
+const THREADS: usize = 32;
 const SCRIPT: &str = "<script>alert(1)</script>";
 
 /// A hub probing `targets` (name → URL, all public), notifying the webhook `receiver`.
@@ -315,24 +319,22 @@ fn a_burst_of_visitors_reads_d1_once() {
     );
     hub.run_cron(now_ms());
     let hits = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicUsize::new(0));
     let url = hub.url("/status");
-    let threads: Vec<_> = (0..32)
+    // All visitors' first requests leave together, so they miss the cache together.
+    let start = Arc::new(Barrier::new(THREADS));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (hits, errors, url) = (hits.clone(), errors.clone(), url.clone());
+            let (hits, url, start) = (hits.clone(), url.clone(), start.clone());
             std::thread::spawn(move || {
                 let agent = ureq::agent();
-                for _ in (t..1000).step_by(32) {
-                    match agent.get(&url).call() {
-                        Ok(reply) if reply.header("x-vigil-cache") == Some("hit") => {
-                            hits.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Ok(_) => {}
-                        // Seen under CI load only (a few 500s, cause not yet found): counted
-                        // and reported rather than hidden.
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::SeqCst);
-                        }
+                start.wait();
+                for _ in (t..REQUESTS).step_by(THREADS) {
+                    // Every visitor gets the page: none waits on another's read and is
+                    // cancelled as hung (the failure a shared in-flight future caused).
+                    let reply = agent.get(&url).call().unwrap_or_else(|e| panic!("{e}"));
+                    if reply.header("x-vigil-cache") == Some("hit") {
+                        hits.fetch_add(1, Ordering::SeqCst);
                     }
                 }
             })
@@ -340,16 +342,20 @@ fn a_burst_of_visitors_reads_d1_once() {
         .collect();
     threads
         .into_iter()
-        .for_each(|t| t.join().expect("no thread failed"));
+        .for_each(|t| t.join().expect("every request answered 200"));
+    // A loaded machine may stretch the burst past the page's 30 s lifetime: each lifetime
+    // allows one read, and one wave of concurrent misses while it is read.
+    let lifetimes = started.elapsed().as_secs() as usize / 30 + 1;
     let builds = hub
         .log_lines()
         .iter()
         .filter(|l| l["message"] == "status page built")
         .count();
     let hits = hits.load(Ordering::SeqCst);
-    let errors = errors.load(Ordering::SeqCst);
-    println!("status burst: 1000 requests, {hits} cache hits, {builds} D1 reads, {errors} errors");
-    assert!(errors <= 50, "{errors} of 1000 requests failed");
-    assert!((1..=3).contains(&builds), "{builds} builds");
-    assert!(hits >= 900, "{hits} cache hits of 1000");
+    println!(
+        "status burst: {REQUESTS} requests in {:?}, {hits} cache hits, {builds} D1 reads",
+        started.elapsed()
+    );
+    assert!((1..=lifetimes).contains(&builds), "{builds} builds");
+    assert!(REQUESTS - hits <= THREADS * lifetimes, "{hits} cache hits");
 }
