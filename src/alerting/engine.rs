@@ -9,9 +9,11 @@ use serde_json::{json, Map};
 
 use super::dispatch::enabled_channels;
 use super::instances::{instances, Instance, SubjectKind, Subjects, SERVICE_LABEL};
+use super::maintenance;
 use super::notify::NotificationKind;
 use super::plan::{announcement, plan, Origin};
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
+use super::slo::maintenance::MaintenanceInSlos;
 use super::slo::{probe_report, report, report_windows_ms, SloReport};
 use super::state::{advance, retire, AlertState, Transition};
 use super::window::Windows;
@@ -90,16 +92,19 @@ pub async fn run(
     let services = services_watched(store, config).await?;
     let probes: Vec<String> = config.probes.iter().map(|p| p.name.clone()).collect();
     let monitors: Vec<String> = config.heartbeats.iter().map(|m| m.name.clone()).collect();
-    let windows = store
+    let mut windows = store
         .load_windows(&SERVICES, &services, now_ms, &needed)
         .await?;
-    let probe_windows = if probes.is_empty() {
+    let mut probe_windows = if probes.is_empty() {
         BTreeMap::new()
     } else {
         store
             .load_windows(&PROBES, &probes, now_ms, &needed)
             .await?
     };
+    if config.maintenance_in_slos == MaintenanceInSlos::Excluded {
+        maintenance::leave_out(store, now_ms, &mut windows, &mut probe_windows).await?;
+    }
     let previous = store.alert_rows().await?;
     let (silences, maintenances) =
         futures::join!(store.silences(now_ms), store.maintenances(now_ms));

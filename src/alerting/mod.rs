@@ -6,3 +6,4 @@ pub use vigil_core::notify;
 
 pub mod dispatch;
 pub mod engine;
+mod maintenance;

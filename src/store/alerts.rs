@@ -179,7 +179,7 @@ impl Store {
 
     /// Retention: running totals beyond the 30-day SLO window (plus a margin) but for one row
     /// per day for 90 days, notifications delivered over a week ago, dead letters over 30 days
-    /// old, and silences and maintenance over for five days. Waiting notifications are never
+    /// old, silences over for five days and maintenance for 35. Waiting notifications are never
     /// deleted.
     pub async fn apply_retention(&self, now_ms: f64) -> StoreResult<()> {
         const DAY_MS: f64 = 86_400_000.0;

@@ -33,7 +33,7 @@ use vigil_core::telemetry::store_cost::Operation;
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
 pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, OutboxEntry};
 pub use silences::MAX_LIVE;
-pub use windows::{COMPONENTS, PROBES, SERVICES};
+pub use windows::{Ledger, COMPONENTS, PROBES, SERVICES};
 
 /// The D1 binding's name in `wrangler.toml`.
 pub const DB_BINDING: &str = "DB";

@@ -11,6 +11,10 @@ pub const MAX_LIVE: u32 = 500;
 /// expired silences 5 days).
 const KEEP_EXPIRED_MS: f64 = 5.0 * 86_400_000.0;
 
+/// Completed maintenance is kept as long as minute totals (35 days), so that
+/// `SLO_MAINTENANCE=exclude` still cuts it out of the 30-day SLO window.
+const KEEP_MAINTENANCE_MS: f64 = 35.0 * 86_400_000.0;
+
 #[derive(serde::Deserialize)]
 struct SilenceRow {
     id: String,
@@ -173,14 +177,13 @@ impl Store {
         Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
-    /// Retention: silences and maintenances over for more than five days.
+    /// Retention: silences over for more than five days, maintenances for more than 35.
     pub(super) fn trim_silences(&self, now_ms: f64) -> StoreResult<[super::Statement<'_>; 2]> {
-        let cutoff = now_ms - KEEP_EXPIRED_MS;
         Ok([
             self.prepare("DELETE FROM silence WHERE ends_ms < ?1")
-                .bind(&[cutoff.into()])?,
+                .bind(&[(now_ms - KEEP_EXPIRED_MS).into()])?,
             self.prepare("DELETE FROM maintenance WHERE ends_ms < ?1")
-                .bind(&[cutoff.into()])?,
+                .bind(&[(now_ms - KEEP_MAINTENANCE_MS).into()])?,
         ])
     }
 }

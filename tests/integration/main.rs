@@ -22,6 +22,7 @@ mod notifications;
 mod probes;
 mod receiver;
 mod reply;
+mod slo_maintenance;
 mod status;
 mod tail;
 mod telemetry;
@@ -72,6 +73,7 @@ fn main() {
         tail::all(),
         probes::all(),
         status::all(),
+        slo_maintenance::all(),
     ]
     .into_iter()
     .flatten()

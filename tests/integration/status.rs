@@ -12,6 +12,7 @@ use crate::browser::Browser;
 use crate::harness::{now_ms, project_dir, Options, Worker};
 use crate::notifications::only;
 use crate::receiver::{Behavior, Receiver};
+use crate::slo_maintenance::probe_burn;
 use crate::ADMIN_TOKEN;
 
 crate::tests!(
@@ -21,14 +22,14 @@ crate::tests!(
     a_burst_of_visitors_reads_d1_once,
 );
 
-const MINUTE: u64 = 60_000;
+pub const MINUTE: u64 = 60_000;
 /// The burst: this many requests from this many concurrent visitors.
 const REQUESTS: usize = 1000;
 const THREADS: usize = 32;
 const SCRIPT: &str = "<script>alert(1)</script>";
 
 /// A hub probing `targets` (name → URL, all public), notifying the webhook `receiver`.
-fn hub(
+pub fn hub(
     targets: &[(&str, String)],
     receiver: &Receiver,
     vars: Vec<(&'static str, String)>,
@@ -55,7 +56,7 @@ fn hub(
     })
 }
 
-fn iso(ms: u64) -> String {
+pub fn iso(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)
         .expect("a valid time")
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -254,6 +255,10 @@ fn the_status_page_in_chromium_shows_states_bars_incident_and_maintenance() {
     // The maintenance silences billing's alert; www pages.
     let billing = probe_down(&hub, "billing");
     assert_eq!(billing["state"], "firing");
+    assert!(
+        probe_burn(&hub, "billing", "5m") > 0.0,
+        "by default, maintenance counts against the SLO"
+    );
     assert_eq!(
         billing["silencedBy"],
         serde_json::json!([format!("maintenance:{id}")])

@@ -13,6 +13,7 @@ mod tests;
 use channels::channels;
 pub use channels::{Channels, PagerDutyReceiver, Secret, WebhookReceiver, PAGERDUTY_EVENTS_URL};
 
+use crate::alerting::slo::maintenance::MaintenanceInSlos;
 use crate::alerting::slo::{SloConfig, SloObjectives};
 use crate::http::templates::RouteTemplates;
 use crate::probes::heartbeats::{parse_heartbeats, HeartbeatSpec};
@@ -46,6 +47,8 @@ pub struct Config {
     /// SLO objectives: defaults (`SLO_AVAILABILITY_OBJECTIVE`, `SLO_LATENCY_OBJECTIVE`,
     /// `SLO_LATENCY_THRESHOLD_SECONDS`) and per-service overrides (`SLOS`).
     pub slos: SloObjectives,
+    /// Whether minutes under maintenance count against SLOs (`SLO_MAINTENANCE`).
+    pub maintenance_in_slos: MaintenanceInSlos,
     /// Reminder interval for alerts that keep firing.
     pub repeat_interval_minutes: u32,
     /// Each notification delivery attempt is abandoned (and retried later) after this.
@@ -109,6 +112,13 @@ impl Config {
             runbook_base_url: url(&get, "RUNBOOK_BASE_URL")?
                 .map(|u| u.expose().trim_end_matches('/').to_string()),
             slos: slo_objectives(&get)?,
+            maintenance_in_slos: match get("SLO_MAINTENANCE") {
+                None => MaintenanceInSlos::default(),
+                Some(v) => MaintenanceInSlos::parse(&v).map_err(|problem| ConfigError {
+                    variable: "SLO_MAINTENANCE",
+                    problem,
+                })?,
+            },
             repeat_interval_minutes: number(&get, "REPEAT_INTERVAL_MINUTES", 240, 1..=10_080)?,
             notify_timeout_ms: number(&get, "NOTIFY_TIMEOUT_MS", 5000, 100..=30_000)?,
             channels: channels(&get)?,

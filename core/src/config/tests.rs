@@ -149,6 +149,10 @@ fn slo_settings_are_validated() {
     assert_eq!(slos.for_service("api").availability_objective, 0.99);
     let err = parse(&[("SLOS", r#"{"api": {"availability": 2}}"#)]).unwrap_err();
     assert_eq!(err.variable, "SLOS");
+    let excluded = parse(&[("SLO_MAINTENANCE", "exclude")]).unwrap();
+    assert_eq!(excluded.maintenance_in_slos, MaintenanceInSlos::Excluded);
+    let err = parse(&[("SLO_MAINTENANCE", "no")]).unwrap_err();
+    assert_eq!(err.variable, "SLO_MAINTENANCE");
 }
 
 #[test]

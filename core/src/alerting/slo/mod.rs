@@ -14,6 +14,7 @@
 //! Latency counts only requests (bad = requests slower than the threshold), since a probe's
 //! duration says nothing about users' latency.
 
+pub mod maintenance;
 mod objectives;
 
 use serde::{Deserialize, Serialize};
