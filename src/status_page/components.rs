@@ -4,15 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use super::past_days::{self, Subjects, Totals};
 use crate::config::Config;
-use crate::store::{Store, StoreResult, COMPONENTS, PROBES, SERVICES};
+use crate::store::{Store, StoreResult};
 use vigil_core::alerting::slo::SloName;
 use vigil_core::alerting::window::WindowStats;
 use vigil_core::probes::heartbeats::monitor_status;
 use vigil_core::status::build::{day_points, ComponentInput, DayCount, DAYS};
 use vigil_core::status::model::{ComponentKind, ComponentState};
-
-type Totals = BTreeMap<String, BTreeMap<i64, WindowStats>>;
 
 pub async fn read(store: &Store, config: &Config, now_ms: f64) -> StoreResult<Vec<ComponentInput>> {
     let points = day_points(now_ms);
@@ -39,18 +38,21 @@ pub async fn read(store: &Store, config: &Config, now_ms: f64) -> StoreResult<Ve
                 .map(|d| ComponentKind::Dependency.ledger_key(d.name())),
         )
         .collect();
-    let (states, pings, dependencies, service_days, probe_days, other_days) = futures::join!(
+    let subjects = Subjects {
+        services: &services,
+        probes: &probes,
+        components: &keyed,
+    };
+    let (states, pings, dependencies, totals) = futures::join!(
         store.probe_states(),
         store.last_pings(),
         store.dependency_statuses(),
-        store.totals_at_minutes(&SERVICES, &services, &points),
-        store.totals_at_minutes(&PROBES, &probes, &points),
-        store.totals_at_minutes(&COMPONENTS, &keyed, &points),
+        past_days::totals(store, &subjects, &points),
     );
     let (states, pings): (BTreeMap<_, _>, BTreeMap<_, _>) =
         (states?.into_iter().collect(), pings?.into_iter().collect());
-    let (dependencies, service_days, probe_days, other_days) =
-        (dependencies?, service_days?, probe_days?, other_days?);
+    let dependencies = dependencies?;
+    let [service_days, probe_days, other_days] = totals?;
     let days = |totals: &Totals, key: &str| daily(totals.get(key), &points, config);
 
     let mut inputs: Vec<ComponentInput> = services

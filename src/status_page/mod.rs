@@ -9,6 +9,7 @@
 //! does under load.
 
 mod components;
+mod past_days;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -197,11 +197,14 @@ impl Store {
             .join(", ");
         let names = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
         let points = serde_json::to_string(minutes).unwrap_or_else(|_| "[]".into());
+        // CROSS JOIN fixes the loop order: with a plain JOIN, SQLite put `c` before the
+        // points and scanned every row of the subject once per point (millions of rows read
+        // for a 90-day page); this way each (subject, point) is one primary-key seek.
         let rows: Vec<AtPoint> = self
             .prepare(format!(
                 "SELECT c.{key} AS subject, p.value AS point, {columns}
                  FROM json_each(?1) AS s CROSS JOIN json_each(?2) AS p
-                 JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
+                 CROSS JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
                    SELECT MAX(minute) FROM {table} WHERE {key} = s.value AND minute <= p.value)"
             ))
             .bind(&[names.into(), points.into()])?
@@ -285,7 +288,7 @@ impl Store {
 
     /// One statement: each subject's latest running totals at or before `minute`. The inner
     /// `MAX` is a seek on the primary key (subject, minute), so each subject costs a row or two
-    /// whatever the history. (D1 caps compound SELECTs at a few terms, hence no UNION.)
+    /// whatever the history (the subjects are the outer loop: see `totals_at_minutes`). (D1 caps compound SELECTs at a few terms, hence no UNION.)
     fn totals_at(
         &self,
         ledger: &Ledger,
@@ -301,7 +304,7 @@ impl Store {
         let names = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
         self.prepare(format!(
             "SELECT c.{key} AS subject, {columns} FROM json_each(?2) AS s
-             JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
+             CROSS JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
                SELECT MAX(minute) FROM {table}
                WHERE {key} = s.value AND minute <= ?1)"
         ))

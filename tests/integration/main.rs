@@ -24,6 +24,7 @@ mod receiver;
 mod reply;
 mod slo_maintenance;
 mod status;
+mod status_days;
 mod tail;
 mod telemetry;
 
@@ -74,6 +75,7 @@ fn main() {
         probes::all(),
         status::all(),
         slo_maintenance::all(),
+        status_days::all(),
     ]
     .into_iter()
     .flatten()
