@@ -48,13 +48,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-## test-tools: promtool, Alertmanager and headless Chromium (with chromedriver) from Debian's
-## packages, for the integration tests.
+## test-tools: Prometheus (with promtool), Alertmanager, the blackbox exporter and headless
+## Chromium (with chromedriver) from Debian's packages, for the integration tests.
 test-tools:
 	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	  && command -v prometheus-blackbox-exporter >/dev/null \
 	  && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       prometheus prometheus-alertmanager chromium chromium-driver; }
+	       prometheus prometheus-alertmanager prometheus-blackbox-exporter chromium chromium-driver; }
 
 # The features worker-build enables for wasm-opt (others, e.g. GC, break the module in workerd).
 export WASM_FEATURES := --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \

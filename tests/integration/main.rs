@@ -13,6 +13,7 @@ mod aggregation;
 mod alerting;
 mod cron;
 mod delivery_order;
+mod deploy;
 mod embedded;
 mod health;
 mod history;
@@ -76,6 +77,7 @@ fn main() {
         status::all(),
         slo_maintenance::all(),
         status_days::all(),
+        deploy::all(),
     ]
     .into_iter()
     .flatten()
