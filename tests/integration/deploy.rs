@@ -100,6 +100,22 @@ fn the_shipped_rules_and_configs_load_and_name_only_exported_series() {
     let args = ["--config.file=blackbox.yml", "--config.check"];
     run_tool(&blackbox, "prometheus-blackbox-exporter", &args);
 
+    // Every runbook the rules link is in docs/runbooks/.
+    let rules = std::fs::read_to_string(prometheus.join("vigil.rules.yml")).expect("rules");
+    let base = "https://runbooks.example.com/vigil/";
+    let linked: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("runbook_url: "))
+        .collect();
+    assert!(!linked.is_empty());
+    for url in linked {
+        let page = url
+            .strip_prefix(base)
+            .unwrap_or_else(|| panic!("{url} under {base}"));
+        let path = project_dir().join("docs/runbooks").join(page);
+        assert!(path.is_file(), "{url}: no {}", path.display());
+    }
+
     // Every series the rules read is one a hub exports (after a cron run with a failing probe,
     // a heartbeat and a webhook, so that every family has samples).
     let target = Receiver::start(Behavior::Status(503));
@@ -114,7 +130,6 @@ fn the_shipped_rules_and_configs_load_and_name_only_exported_series() {
     );
     hub.run_cron(now_ms());
     let exported = exported_names(&hub.get("/metrics").body);
-    let rules = std::fs::read_to_string(prometheus.join("vigil.rules.yml")).expect("rules");
     let unknown: Vec<String> = vigil_names(&rules)
         .into_iter()
         .filter(|n| !exported.contains(n))

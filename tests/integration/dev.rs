@@ -70,7 +70,6 @@ pub fn wait_until_serving(child: &mut Child, probe_url: &str, log: &Path) -> Res
     Err(format!("worker did not answer within 120 s:\n{}", logs()))
 }
 
-/// Ends a process we started (its whole group) and forgets it.
 /// Starts `command` in its own process group, ended by [`stop`] or [`stop_all`].
 pub fn spawn_tracked(command: &mut Command) -> Child {
     let child = command
@@ -81,6 +80,7 @@ pub fn spawn_tracked(command: &mut Command) -> Child {
     child
 }
 
+/// Ends a process we started (its whole group) and forgets it.
 pub fn stop(child: &mut Child) {
     let pgid = child.id() as i32;
     stop_group(pgid);

@@ -5,6 +5,7 @@
 mod app;
 mod browser;
 mod configs;
+mod daemons;
 mod dev;
 mod harness;
 mod producer;
@@ -21,6 +22,7 @@ mod liveness;
 mod metrics;
 mod notifications;
 mod probes;
+mod prometheus_stack;
 mod receiver;
 mod reply;
 mod slo_maintenance;
@@ -78,6 +80,7 @@ fn main() {
         slo_maintenance::all(),
         status_days::all(),
         deploy::all(),
+        prometheus_stack::all(),
     ]
     .into_iter()
     .flatten()

@@ -1,8 +1,7 @@
-use std::time::Instant;
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::daemons::Daemon;
 use crate::harness::{now_ms, Options, Worker};
 use crate::receiver::{Behavior, Receiver};
 use crate::ADMIN_TOKEN;
@@ -280,73 +279,40 @@ fn overlapping_cron_runs_send_each_notification_once() {
     assert_eq!(received.len(), 1, "{received:?}");
 }
 
-/// Runs Debian's Alertmanager on loopback for the duration of a test.
-struct Alertmanager {
-    url: String,
-    child: std::process::Child,
-    dir: std::path::PathBuf,
+/// Debian's Alertmanager on loopback, routing everything nowhere, with `config`.
+pub fn alertmanager(config: &str) -> Daemon {
+    Daemon::start(
+        "prometheus-alertmanager",
+        |dir| std::fs::write(dir.join("alertmanager.yml"), config).expect("config written"),
+        |dir, port| {
+            vec![
+                "--config.file=alertmanager.yml".into(),
+                format!("--storage.path={}", dir.display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--cluster.listen-address=".into(),
+            ]
+        },
+        "/-/ready",
+    )
 }
 
-impl Alertmanager {
-    fn start() -> Alertmanager {
-        use std::os::unix::process::CommandExt;
-        let dir = std::env::temp_dir().join(format!("vigil-am-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let config = dir.join("alertmanager.yml");
-        std::fs::write(
-            &config,
-            "route:\n  receiver: none\nreceivers:\n  - name: none\n",
-        )
-        .expect("write");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = std::process::Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.path={}", dir.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("prometheus-alertmanager is installed (`make test` installs it)");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + std::time::Duration::from_secs(30);
-        while ureq::get(&format!("{url}/-/ready")).call().is_err() {
-            assert!(Instant::now() < deadline, "Alertmanager did not start");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Alertmanager { url, child, dir }
-    }
-
-    fn alerts(&self) -> Vec<serde_json::Value> {
-        let body: serde_json::Value = ureq::get(&format!("{}/api/v2/alerts", self.url))
-            .call()
-            .expect("Alertmanager answers")
-            .into_json()
-            .expect("JSON");
-        body.as_array().cloned().unwrap_or_default()
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGTERM) };
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The alerts Alertmanager holds.
+pub fn alerts_in(alertmanager: &Daemon) -> Vec<serde_json::Value> {
+    let body: serde_json::Value = ureq::get(&format!("{}/api/v2/alerts", alertmanager.url))
+        .call()
+        .expect("Alertmanager answers")
+        .into_json()
+        .expect("JSON");
+    body.as_array().cloned().unwrap_or_default()
 }
 
 fn a_real_alertmanager_shows_the_alert_while_firing_and_drops_it_once_resolved() {
-    let alertmanager = Alertmanager::start();
+    let alertmanager = alertmanager("route:\n  receiver: none\nreceivers:\n  - name: none\n");
     let secrets = vec![("ALERTMANAGER_URL", alertmanager.url.clone())];
     let worker = Worker::start(options(false, secrets.clone()));
     let t0 = now_ms();
     worker.run_cron(t0);
-    let alerts = alertmanager.alerts();
+    let alerts = alerts_in(&alertmanager);
     let alert = alerts
         .iter()
         .find(|a| a["labels"]["alertname"] == "dependency-down")
@@ -357,7 +323,7 @@ fn a_real_alertmanager_shows_the_alert_while_firing_and_drops_it_once_resolved()
     // Alertmanager judges endsAt by its own clock, so the resolving run uses the real time.
     let worker = worker.restart(options(true, secrets));
     worker.run_cron(now_ms());
-    let alerts = alertmanager.alerts();
+    let alerts = alerts_in(&alertmanager);
     assert!(
         alerts
             .iter()
