@@ -89,7 +89,7 @@ pub async fn run(
     needed.extend(report_windows_ms());
     needed.sort_unstable();
     needed.dedup();
-    let services = services_watched(store, config).await?;
+    let services = store.services_with(&config.service_name).await?;
     let probes: Vec<String> = config.probes.iter().map(|p| p.name.clone()).collect();
     let monitors: Vec<String> = config.heartbeats.iter().map(|m| m.name.clone()).collect();
     let mut windows = store
@@ -153,17 +153,6 @@ pub async fn run(
             .map(|(probe, w)| probe_report(probe, w, &config.slos.defaults)),
     );
     store.save_slo_reports(now_ms, &reports).await
-}
-
-/// Every service with stored requests, and the hub itself (its self-probes count towards its
-/// availability even before it has served a request).
-async fn services_watched(store: &Store, config: &Config) -> Result<Vec<String>, StoreError> {
-    let mut services = store.services().await?;
-    if !services.contains(&config.service_name) {
-        services.push(config.service_name.clone());
-        services.sort();
-    }
-    Ok(services)
 }
 
 /// What one alerting pass evaluates against.

@@ -15,10 +15,7 @@ use vigil_core::status::model::{ComponentKind, ComponentState};
 
 pub async fn read(store: &Store, config: &Config, now_ms: f64) -> StoreResult<Vec<ComponentInput>> {
     let points = day_points(now_ms);
-    let mut services = store.services().await?;
-    if !services.contains(&config.service_name) {
-        services.push(config.service_name.clone());
-    }
+    let mut services = store.services_with(&config.service_name).await?;
     services.retain(|s| config.status.shows_service(s));
     let probes: Vec<String> = config
         .probes

@@ -238,6 +238,17 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.service).collect())
     }
 
+    /// [`Store::services`] and `hub`, the hub's own service, sorted: the hub is watched (its
+    /// self-probes count towards its availability) even before it has served a request.
+    pub async fn services_with(&self, hub: &str) -> StoreResult<Vec<String>> {
+        let mut services = self.services().await?;
+        if !services.iter().any(|s| s == hub) {
+            services.push(hub.to_string());
+            services.sort();
+        }
+        Ok(services)
+    }
+
     /// Each subject's counts in `ledger` over each window ending at `now_ms` (the current,
     /// partial minute included), as differences of running totals. One statement per point in
     /// time reads one row per subject, so a run costs (windows + 1) × subjects rows whatever
