@@ -70,10 +70,7 @@ impl Store {
         let results = self.batch(statements).await?;
         state_writes
             .into_iter()
-            .map(|at| {
-                let meta = results.get(at).map(|r| r.meta()).transpose()?.flatten();
-                Ok(meta.and_then(|m| m.changes).unwrap_or(0) > 0)
-            })
+            .map(|at| results.get(at).map_or(Ok(false), super::changed_any))
             .collect()
     }
 

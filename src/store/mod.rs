@@ -154,6 +154,11 @@ impl Statement<'_> {
     }
 }
 
+/// Whether a finished write changed any row (an insert or update its `WHERE` let through).
+fn changed_any(result: &D1Result) -> StoreResult<bool> {
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
 /// `?first, ?first+1, …`: the placeholders of one histogram's bucket values in an upsert.
 fn bucket_placeholders(first: usize) -> String {
     (first..first + BUCKETS)

@@ -1,6 +1,6 @@
 //! Silences and maintenance windows.
 
-use super::{Store, StoreResult};
+use super::{changed_any, Store, StoreResult};
 use vigil_core::silencing::maintenance::Maintenance;
 use vigil_core::silencing::silence::Silence;
 
@@ -111,7 +111,7 @@ impl Store {
             ])?
             .run()
             .await?;
-        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+        changed_any(&result)
     }
 
     /// Expires a live silence now (a pending one ends before it starts). Returns whether one
@@ -157,7 +157,7 @@ impl Store {
             ])?
             .run()
             .await?;
-        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+        changed_any(&result)
     }
 
     /// Ends a maintenance now. Returns whether one was upcoming or active.
@@ -174,7 +174,7 @@ impl Store {
             .bind(&[id.into(), now_ms.into()])?
             .run()
             .await?;
-        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+        changed_any(&result)
     }
 
     /// Retention: silences over for more than five days, maintenances for more than 35.

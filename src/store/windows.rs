@@ -299,7 +299,9 @@ impl Store {
 
     /// One statement: each subject's latest running totals at or before `minute`. The inner
     /// `MAX` is a seek on the primary key (subject, minute), so each subject costs a row or two
-    /// whatever the history (the subjects are the outer loop: see `totals_at_minutes`). (D1 caps compound SELECTs at a few terms, hence no UNION.)
+    /// whatever the history (the subjects are the outer loop: see `totals_at_minutes`). D1
+    /// caps compound SELECTs at a few terms, hence no UNION. One statement per minute rather
+    /// than `totals_at_minutes`' single one: measured, that reads one row less per subject.
     fn totals_at(
         &self,
         ledger: &Ledger,
