@@ -153,7 +153,7 @@ async fn minute(
     let limit = config
         .subrequest_budget
         .for_notifications(probe_subrequests);
-    match dispatch::deliver_due(store, config, logger, now_ms, limit).await {
+    match dispatch::deliver_due(env, store, config, logger, now_ms, limit).await {
         Ok((delivered, failed)) if delivered + failed > 0 => {
             let mut fields = Map::new();
             fields.insert("delivered".into(), delivered.into());

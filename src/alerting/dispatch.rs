@@ -1,24 +1,25 @@
-//! Delivers what the outbox holds: claims due rows, sends each to its receiver with a timeout,
-//! and records the outcome. The shell around the pure `notify` module.
+//! Delivers what the outbox holds: claims due rows, sends each group's rows to its receiver as
+//! one notification with a timeout, and records the outcome of every row. The shell around the
+//! pure `notify` module.
 //!
 //! Rows are claimed atomically (a lease), so overlapping cron runs never send the same row, and
-//! in order per alert and channel; all claimed rows are sent concurrently, so a hanging receiver
-//! costs the run one timeout, not one per row. A failure stays in the outbox with its error and a
-//! backoff; a permanent one is dead-lettered after a few attempts and stays visible.
+//! in order per alert and receiver; all claimed batches are sent concurrently, so a hanging
+//! receiver costs the run one timeout, not one per row. A failure stays in the outbox with its
+//! error and a backoff; a permanent one is dead-lettered after a few attempts and stays visible.
 
 use futures::future::join_all;
 use serde_json::{json, Map};
-use wasm_bindgen::JsValue;
-use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
+use worker::Env;
 
-use super::notify::delivery::{classify, next_attempt_ms, settle, Failure, Outcome, Settled};
-use super::notify::payloads::render;
-use super::notify::signature::sign;
-use super::notify::{AlertNotification, Channel};
-use crate::config::{Channels, Config};
+use super::notify::delivery::{next_attempt_ms, settle, Failure, Settled};
+use super::notify::grouping::group_labels;
+use super::notify::payloads::Batch;
+use super::notify::receivers::Receiver;
+use super::notify::AlertNotification;
+use super::senders::send;
+use crate::config::Config;
 use crate::store::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, Store, StoreResult};
 use crate::telemetry::log::{error_field, Level, Logger};
-use crate::timeout::with_timeout;
 
 /// Rows one cron run claims at most (within its subrequest budget); the rest wait for the next
 /// run.
@@ -27,9 +28,10 @@ const CLAIM_LIMIT: u32 = 50;
 /// How long a claim holds: beyond any delivery's timeout, so a crashed run's rows come back.
 const LEASE_MS: f64 = 5.0 * 60_000.0;
 
-/// Sends the due notifications, at most `subrequests` of them (each is one request); returns
-/// how many were delivered and how many failed.
+/// Sends the due notifications, at most `subrequests` rows of them (a batch is one request);
+/// returns how many rows were delivered and how many failed.
 pub async fn deliver_due(
+    env: &Env,
     store: &Store,
     config: &Config,
     logger: &Logger,
@@ -43,12 +45,16 @@ pub async fn deliver_due(
     let claimed = store
         .claim_due_notifications(now_ms, now_ms + LEASE_MS, limit)
         .await?;
+    let receivers = &config.notify.receivers;
     let records: Vec<DeliveryRecord> = join_all(
-        claimed
-            .iter()
-            .map(|row| deliver(row, config, logger, now_ms)),
+        batches(&claimed, receivers)
+            .into_iter()
+            .map(|rows| deliver(env, rows, config, logger, now_ms)),
     )
-    .await;
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     store.record_deliveries(now_ms, &records).await?;
     let failed = records
         .iter()
@@ -57,145 +63,129 @@ pub async fn deliver_due(
     Ok((records.len() - failed, failed))
 }
 
+/// The claimed rows in the notifications they go out as: the rows of one group of a grouping
+/// receiver together, every other row alone.
+fn batches<'a>(
+    claimed: &'a [ClaimedNotification],
+    receivers: &[Receiver],
+) -> Vec<Vec<&'a ClaimedNotification>> {
+    let groups = |row: &ClaimedNotification| {
+        let receiver = receivers.iter().find(|r| r.name == row.channel);
+        !row.group_key.is_empty() && receiver.is_some_and(|r| r.target.channel().groups())
+    };
+    let mut batches: Vec<Vec<&ClaimedNotification>> = Vec::new();
+    for row in claimed {
+        let joins = batches.iter_mut().find(|batch| {
+            let first = batch[0];
+            groups(row) && first.channel == row.channel && first.group_key == row.group_key
+        });
+        match joins {
+            Some(batch) => batch.push(row),
+            None => batches.push(vec![row]),
+        }
+    }
+    batches
+}
+
+/// Sends one batch and records the outcome for each of its rows.
 async fn deliver(
-    row: &ClaimedNotification,
+    env: &Env,
+    rows: Vec<&ClaimedNotification>,
     config: &Config,
     logger: &Logger,
     now_ms: f64,
-) -> DeliveryRecord {
-    let result = send(row, config, now_ms).await;
+) -> Vec<DeliveryRecord> {
+    let first = rows[0];
+    let result = attempt(env, &rows, config, now_ms).await;
     let mut fields = Map::new();
-    fields.insert("channel".into(), row.channel.as_str().into());
-    fields.insert("outboxId".into(), json!(row.id));
-    fields.insert("attempt".into(), (row.attempts + 1).into());
-    let attempts = row.attempts.saturating_add(1);
-    let outcome = match result {
+    fields.insert("receiver".into(), first.channel.as_str().into());
+    fields.insert(
+        "outboxIds".into(),
+        json!(rows.iter().map(|r| r.id).collect::<Vec<_>>()),
+    );
+    fields.insert("attempt".into(), (first.attempts + 1).into());
+    let failure = match result {
         Ok(()) => {
             logger.emit(Level::Info, "notification delivered", fields);
-            DeliveryOutcome::Delivered
+            None
         }
         Err(failure) => {
-            fields.insert(
-                "error".into(),
-                error_field("DeliveryFailed", &failure.reason),
-            );
-            match settle(&failure, attempts) {
-                Settled::Retry => {
-                    let retry_at_ms = next_attempt_ms(attempts, now_ms);
-                    fields.insert("nextAttemptMs".into(), json!(retry_at_ms));
-                    let message = "notification delivery failed; kept in the outbox";
-                    logger.emit(Level::Warn, message, fields);
-                    DeliveryOutcome::Retry {
-                        error: failure.reason,
-                        retry_at_ms,
-                    }
-                }
-                Settled::Dead => {
-                    let message =
-                        "notification dead-lettered: a permanent failure, no more retries";
-                    logger.emit(Level::Error, message, fields);
-                    DeliveryOutcome::Dead {
-                        error: failure.reason,
-                    }
-                }
-            }
+            let reason = error_field("DeliveryFailed", &failure.reason);
+            fields.insert("error".into(), reason);
+            let (level, message) = match settle(&failure, first.attempts.saturating_add(1)) {
+                Settled::Retry => (
+                    Level::Warn,
+                    "notification delivery failed; kept in the outbox",
+                ),
+                Settled::Dead => (
+                    Level::Error,
+                    "notification dead-lettered: a permanent failure, no more retries",
+                ),
+            };
+            logger.emit(level, message, fields);
+            Some(failure)
         }
     };
-    DeliveryRecord {
-        id: row.id,
-        channel: row.channel.clone(),
-        outcome,
-    }
+    rows.iter()
+        .map(|row| DeliveryRecord {
+            id: row.id,
+            channel: row.channel.clone(),
+            outcome: outcome(failure.as_ref(), row.attempts.saturating_add(1), now_ms),
+        })
+        .collect()
 }
 
-/// One attempt. Errors never contain receiver URLs or keys: those are secrets.
-async fn send(row: &ClaimedNotification, config: &Config, now_ms: f64) -> Result<(), Failure> {
-    let channel = Channel::parse(&row.channel)
-        .ok_or_else(|| Failure::permanent(format!("unknown channel {:?}", row.channel)))?;
-    let notification: AlertNotification = serde_json::from_str(&row.payload)
-        .map_err(|e| Failure::permanent(format!("unreadable outbox payload: {e}")))?;
-    let (url, routing_key, secret) = receiver(&config.channels, channel).ok_or_else(|| {
-        Failure::permanent(format!(
-            "{} is not configured any more; set its secret to deliver",
-            channel.as_str()
-        ))
-    })?;
-    let body = render(channel, &notification, now_ms, routing_key).to_string();
-    post(&url, &body, secret, config.notify_timeout_ms).await
-}
-
-/// Posts `body` as JSON, signed when there is a `secret`, and classifies the answer.
-async fn post(url: &str, body: &str, secret: Option<&str>, timeout: u32) -> Result<(), Failure> {
-    let headers = Headers::new();
-    let header_error = |_| Failure::retryable("could not build the request headers".into());
-    headers
-        .set("Content-Type", "application/json")
-        .map_err(header_error)?;
-    headers
-        .set("User-Agent", concat!("vigil/", env!("CARGO_PKG_VERSION")))
-        .map_err(header_error)?;
-    if let Some(secret) = secret {
-        headers
-            .set(
-                "X-Vigil-Signature",
-                &sign(secret.as_bytes(), body.as_bytes()),
-            )
-            .map_err(header_error)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(body)));
-    let request = Request::new_with_init(url, &init)
-        .map_err(|_| Failure::permanent("invalid receiver URL".into()))?;
-
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    match with_timeout(fetch.send_with_signal(&signal), timeout).await {
-        None => {
-            controller.abort();
-            Err(Failure::retryable(format!("timeout after {timeout}ms")))
-        }
-        Some(Err(_)) => Err(Failure::retryable(
-            "network error: the receiver could not be reached".into(),
-        )),
-        Some(Ok(response)) => match classify(response.status_code()) {
-            Outcome::Delivered => Ok(()),
-            Outcome::Failed { retryable } => Err(Failure {
-                reason: format!("receiver answered HTTP {}", response.status_code()),
-                retryable,
-            }),
+/// What becomes of a row after its attempt number `attempts`.
+fn outcome(failure: Option<&Failure>, attempts: u32, now_ms: f64) -> DeliveryOutcome {
+    match failure {
+        None => DeliveryOutcome::Delivered,
+        Some(failure) => match settle(failure, attempts) {
+            Settled::Retry => DeliveryOutcome::Retry {
+                error: failure.reason.clone(),
+                retry_at_ms: next_attempt_ms(attempts, now_ms),
+            },
+            Settled::Dead => DeliveryOutcome::Dead {
+                error: failure.reason.clone(),
+            },
         },
     }
 }
 
-/// The URL to post to, the PagerDuty routing key and the webhook signing secret of `channel`.
-fn receiver(channels: &Channels, channel: Channel) -> Option<(String, Option<&str>, Option<&str>)> {
-    match channel {
-        Channel::Slack => channels
-            .slack
-            .as_ref()
-            .map(|u| (u.expose().to_string(), None, None)),
-        Channel::Webhook => channels.webhook.as_ref().map(|w| {
-            let secret = Some(w.signing_secret.expose());
-            (w.url.expose().to_string(), None, secret)
-        }),
-        Channel::PagerDuty => channels.pagerduty.as_ref().map(|p| {
-            let key = Some(p.routing_key.expose());
-            (p.events_url.clone(), key, None)
-        }),
-        Channel::Alertmanager => channels
-            .alertmanager
-            .as_ref()
-            .map(|u| (format!("{}/api/v2/alerts", u.expose()), None, None)),
-    }
-}
-
-/// The channels that are on: each gets its own copy of every notification.
-pub fn enabled_channels(channels: &Channels) -> Vec<Channel> {
-    Channel::ALL
-        .into_iter()
-        .filter(|&c| receiver(channels, c).is_some())
-        .collect()
+/// One attempt for a batch. Errors never contain receiver URLs or keys: those are secrets.
+async fn attempt(
+    env: &Env,
+    rows: &[&ClaimedNotification],
+    config: &Config,
+    now_ms: f64,
+) -> Result<(), Failure> {
+    let name = &rows[0].channel;
+    let receiver = config
+        .notify
+        .receivers
+        .iter()
+        .find(|r| &r.name == name)
+        .ok_or_else(|| {
+            Failure::permanent(format!(
+                "receiver {name:?} is not configured any more; define it to deliver"
+            ))
+        })?;
+    let alerts = rows
+        .iter()
+        .map(|row| serde_json::from_str::<AlertNotification>(&row.payload))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::permanent(format!("unreadable outbox payload: {e}")))?;
+    let group = group_labels(&rows[0].group_key);
+    let batch = Batch {
+        receiver: name,
+        group: &group,
+        alerts: &alerts,
+    };
+    send(
+        env,
+        &receiver.target,
+        &batch,
+        config.notify_timeout_ms,
+        now_ms,
+    )
+    .await
 }

@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map};
 
-use super::dispatch::enabled_channels;
 use super::instances::{instances, Instance, SubjectKind, Subjects, SERVICE_LABEL};
 use super::maintenance;
-use super::notify::NotificationKind;
-use super::plan::{announcement, plan, Origin};
+use super::notifications::{enqueue, Quiet};
+use super::plan::Origin;
 use super::rules::{builtin_rules, evaluate, load_rules, windows_ms, EvalInput, Rule, RuleError};
 use super::slo::maintenance::MaintenanceInSlos;
 use super::slo::{probe_report, report, report_windows_ms, SloReport};
@@ -19,12 +18,11 @@ use super::state::{advance, retire, AlertState, Transition};
 use super::window::Windows;
 use crate::config::Config;
 use crate::health::checks::Check;
-use crate::store::{AlertChange, OutboxEntry, Store, StoreError, PROBES, SERVICES};
+use crate::store::{AlertChange, Store, StoreError, PROBES, SERVICES};
 use crate::telemetry::log::{error_field, Level, Logger};
 use vigil_core::probes::heartbeats::MonitorStatus;
 use vigil_core::probes::state::ProbeStatus;
 use vigil_core::records::AlertRow;
-use vigil_core::silencing::silenced_by;
 
 /// The rules in force: built-ins with the operator's `ALERT_RULES` applied, and what was wrong
 /// with any override (those are skipped).
@@ -129,15 +127,21 @@ pub async fn run(
         service: &config.service_name,
         environment: &config.environment,
     };
-    let channels = enabled_channels(&config.channels);
-    for step in &mut steps {
-        let labels = &step.change.row.labels;
-        let silenced = !silenced_by(labels, &silences, &maintenances, now_ms).is_empty();
-        step.change.outbox =
-            outbox_entries(&mut step.change, silenced, &channels, &origin, now_ms)?;
+    for problem in &config.notify.problems {
+        let mut fields = Map::new();
+        let message = problem.to_string();
+        fields.insert("error".into(), error_field("InvalidRouting", &message));
+        logger.emit(Level::Error, "notification routing entry skipped", fields);
     }
-    let changes: Vec<AlertChange> = steps.iter().map(|s| s.change.clone()).collect();
-    let won = store.persist_alerts(now_ms, &changes, &retired).await?;
+    let quiet = Quiet {
+        silences: &silences,
+        maintenances: &maintenances,
+    };
+    let mut changes: Vec<AlertChange> = steps.iter().map(|s| s.change.clone()).collect();
+    let slots = enqueue(store, &config.notify, &mut changes, &quiet, &origin, now_ms).await?;
+    let won = store
+        .persist_alerts(now_ms, &changes, &retired, &slots)
+        .await?;
     for (step, won) in steps.iter().zip(won) {
         if won {
             log_transition(logger, step);
@@ -271,53 +275,6 @@ fn step(from: AlertState, row: AlertRow, transition: Option<Transition>) -> Step
         },
         from,
     }
-}
-
-/// The outbox rows an alert's change causes on every enabled channel (none while it is
-/// `silenced`), recording in its state what receivers are told.
-fn outbox_entries(
-    change: &mut AlertChange,
-    silenced: bool,
-    channels: &[super::notify::Channel],
-    origin: &Origin<'_>,
-    now_ms: f64,
-) -> Result<Vec<OutboxEntry>, StoreError> {
-    let state = &change.row.state;
-    // A run at or before the last evaluation (a retried cron) changed nothing and tells nothing.
-    if state.last_eval_ms != Some(now_ms) {
-        return Ok(Vec::new());
-    }
-    let announced = announcement(state, change.transition, silenced, now_ms);
-    let planned = plan(
-        change.row.subject(),
-        state,
-        announced,
-        silenced,
-        channels,
-        origin,
-        now_ms,
-    );
-    let entries = planned
-        .into_iter()
-        .map(|planned| {
-            Ok(OutboxEntry {
-                channel: planned.channel,
-                alert_key: change.row.alert_key.clone(),
-                dedup_key: planned.dedup_key,
-                payload: serde_json::to_string(&planned.notification)
-                    .map_err(|e| StoreError(format!("notification does not serialize: {e}")))?,
-                refresh: planned.refresh,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    if let Some((kind, _)) = announced {
-        let state = &mut change.row.state;
-        state.last_notified_ms = Some(now_ms);
-        if kind != NotificationKind::Repeat {
-            state.last_sent = Some(kind);
-        }
-    }
-    Ok(entries)
 }
 
 /// Every alert transition is logged, once, by the run that persisted it.

@@ -7,3 +7,5 @@ pub use vigil_core::notify;
 pub mod dispatch;
 pub mod engine;
 mod maintenance;
+mod notifications;
+mod senders;

@@ -2,7 +2,9 @@
 
 use wasm_bindgen::JsValue;
 
-use super::{finite, nullable, OutboxEntry, Store, StoreResult, COMPONENTS, PROBES, SERVICES};
+use super::{
+    finite, nullable, GroupSlot, OutboxEntry, Store, StoreResult, COMPONENTS, PROBES, SERVICES,
+};
 use vigil_core::alerting::slo::SloReport;
 use vigil_core::alerting::state::Transition;
 use vigil_core::records::{AlertRow, HistoryRow};
@@ -45,6 +47,7 @@ impl Store {
         now_ms: f64,
         changes: &[AlertChange],
         retired: &[String],
+        slots: &[GroupSlot],
     ) -> StoreResult<Vec<bool>> {
         let mut statements = Vec::new();
         let mut state_writes = Vec::with_capacity(changes.len());
@@ -66,6 +69,9 @@ impl Store {
                 )
                 .bind(&[ids.into()])?,
             );
+        }
+        for slot in slots {
+            statements.push(self.save_slot(slot)?);
         }
         let results = self.batch(statements).await?;
         state_writes
@@ -194,6 +200,8 @@ impl Store {
                 .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
             self.prepare("DELETE FROM outbox WHERE dead_ms IS NOT NULL AND dead_ms < ?1")
                 .bind(&[(now_ms - 30.0 * DAY_MS).into()])?,
+            self.prepare("DELETE FROM notify_group WHERE slot_ms < ?1")
+                .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
         ])
         .await?;
         Ok(())

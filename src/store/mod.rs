@@ -31,7 +31,7 @@ use vigil_core::telemetry::metrics::BUCKETS;
 use vigil_core::telemetry::store_cost::Operation;
 
 pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
-pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, OutboxEntry};
+pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, GroupSlot, OutboxEntry};
 pub use silences::MAX_LIVE;
 pub use windows::{Ledger, COMPONENTS, PROBES, SERVICES};
 

@@ -1,19 +1,22 @@
 //! The notification outbox: enqueueing, claiming in order, delivery outcomes and backlog.
 //!
-//! Rows of one alert on one channel form a queue: only its oldest undelivered, live row can be
+//! Rows of one alert for one receiver form a queue: only its oldest undelivered, live row can be
 //! claimed, so a resolve never overtakes its trigger however the retries of each are spaced.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use super::{Statement, Store, StoreResult};
-use vigil_core::notify::Channel;
 use vigil_core::records::{ChannelBacklog, NotificationCount};
 
 /// A notification to enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {
-    pub channel: Channel,
-    /// The alert the row belongs to: rows of one alert and channel are delivered in order.
+    /// The receiver's name (the `channel` column).
+    pub receiver: String,
+    /// The alert the row belongs to: rows of one alert and receiver are delivered in order.
     pub alert_key: String,
     /// Idempotency key: one row per (channel, dedup_key), however many runs overlap.
     pub dedup_key: String,
@@ -21,15 +24,29 @@ pub struct OutboxEntry {
     /// A refresh replaces the payload of its earlier row and re-arms it once delivered,
     /// instead of adding a row every run.
     pub refresh: bool,
+    /// The group it goes out with (empty: on its own).
+    pub group_key: String,
+    /// When it is first due: its group's slot.
+    pub due_ms: f64,
+}
+
+/// When a group of a receiver next (or last) notifies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSlot {
+    pub receiver: String,
+    pub group_key: String,
+    pub slot_ms: f64,
 }
 
 /// An outbox row claimed for delivery.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ClaimedNotification {
     pub id: f64,
+    /// The receiver's name.
     pub channel: String,
     pub payload: String,
     pub attempts: u32,
+    pub group_key: String,
 }
 
 /// The result of one delivery attempt of a claimed row.
@@ -83,18 +100,63 @@ impl Store {
             "DO NOTHING"
         };
         self.prepare(format!(
-            "INSERT INTO outbox (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?5
+            "INSERT INTO outbox
+               (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms, group_key)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?7, ?8
              WHERE EXISTS (SELECT 1 FROM alert_state WHERE alert_key = ?6 AND last_eval_ms = ?5)
              ON CONFLICT (channel, dedup_key) {on_conflict}"
         ))
         .bind(&[
-            entry.channel.as_str().into(),
+            entry.receiver.as_str().into(),
             entry.alert_key.as_str().into(),
             entry.dedup_key.as_str().into(),
             entry.payload.as_str().into(),
             now_ms.into(),
             alert_key.into(),
+            entry.due_ms.into(),
+            entry.group_key.as_str().into(),
+        ])
+    }
+
+    /// The latest slots of `groups` (receiver, group key) that have one.
+    pub async fn group_slots(
+        &self,
+        groups: &[(String, String)],
+    ) -> StoreResult<BTreeMap<(String, String), f64>> {
+        #[derive(Deserialize)]
+        struct Row {
+            receiver: String,
+            group_key: String,
+            slot_ms: f64,
+        }
+        let wanted = serde_json::to_string(groups).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<Row> = self
+            .prepare(
+                "SELECT g.receiver, g.group_key, g.slot_ms
+                 FROM json_each(?1) AS w CROSS JOIN notify_group AS g
+                 WHERE g.receiver = json_extract(w.value, '$[0]')
+                   AND g.group_key = json_extract(w.value, '$[1]')",
+            )
+            .bind(&[wanted.into()])?
+            .all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ((r.receiver, r.group_key), r.slot_ms))
+            .collect())
+    }
+
+    /// The statement moving a group's slot forward (never back: overlapping runs agree).
+    pub(super) fn save_slot(&self, slot: &GroupSlot) -> StoreResult<Statement<'_>> {
+        self.prepare(
+            "INSERT INTO notify_group (receiver, group_key, slot_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (receiver, group_key)
+             DO UPDATE SET slot_ms = MAX(notify_group.slot_ms, excluded.slot_ms)",
+        )
+        .bind(&[
+            slot.receiver.as_str().into(),
+            slot.group_key.as_str().into(),
+            slot.slot_ms.into(),
         ])
     }
 
@@ -117,7 +179,7 @@ impl Store {
                    WHERE p.channel = o.channel AND p.alert_key = o.alert_key AND p.id < o.id
                      AND p.delivered_ms IS NULL AND p.dead_ms IS NULL)
                ORDER BY o.id LIMIT ?3)
-             RETURNING id, channel, payload, attempts",
+             RETURNING id, channel, payload, attempts, group_key",
         )
         .bind(&[now_ms.into(), lease_until_ms.into(), limit.into()])?
         .all()

@@ -182,8 +182,9 @@ fn a_firing_alert_whose_rule_is_removed_is_resolved_and_notified() {
         ("WEBHOOK_URL", webhook.url.clone()),
         ("WEBHOOK_SECRET", "it-secret".to_string()),
     ];
+    // A page, like dependency-down: a ticket would be inhibited while that page fires.
     let kv_rule = r#", {"id": "kv-gone", "kind": "dependency_down", "component": "kv",
-        "for": "0s", "severity": "ticket", "labels": {"team": "storage"}}"#;
+        "for": "0s", "severity": "page", "labels": {"team": "storage"}}"#;
     let worker = Worker::start(options(false, rules(kv_rule), secrets.clone()));
     let t0 = now_ms();
     worker.run_cron(t0);

@@ -8,6 +8,7 @@ mod configs;
 mod daemons;
 mod dev;
 mod harness;
+mod mail;
 mod producer;
 
 mod aggregation;
@@ -16,6 +17,7 @@ mod cron;
 mod delivery_order;
 mod deploy;
 mod embedded;
+mod grouping;
 mod health;
 mod history;
 mod liveness;
@@ -25,6 +27,7 @@ mod probes;
 mod prometheus_stack;
 mod receiver;
 mod reply;
+mod routing;
 mod slo_maintenance;
 mod status;
 mod status_days;
@@ -73,6 +76,8 @@ fn main() {
         alerting::all(),
         notifications::all(),
         delivery_order::all(),
+        routing::all(),
+        grouping::all(),
         embedded::all(),
         tail::all(),
         probes::all(),

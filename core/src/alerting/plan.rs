@@ -1,12 +1,14 @@
-//! What a rule's new state means for receivers: which notifications to enqueue, on which
-//! channels, under which idempotency key. Pure, so "exactly one notification per transition per
-//! channel" is decided (and tested) in one place.
+//! What a rule's new state means for receivers: which notifications to enqueue, for which
+//! receivers, under which idempotency key. Pure, so "exactly one notification per transition
+//! per receiver" is decided (and tested) in one place.
 
 use std::collections::BTreeMap;
 
 use super::instances::SERVICE_LABEL;
 use super::severity::Severity;
 use super::state::{AlertPhase, AlertState, Transition};
+use crate::notify::grouping::group_key;
+use crate::notify::routing::{Destination, Timing};
 use crate::notify::{AlertNotification, Channel, NotificationKind};
 use crate::records::AlertRow;
 
@@ -42,14 +44,16 @@ pub struct Origin<'a> {
     pub environment: &'a str,
 }
 
-/// A notification for one channel and its idempotency key in the outbox.
+/// A notification for one receiver and its idempotency key in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
-    pub channel: Channel,
+    pub receiver: String,
     pub dedup_key: String,
     pub notification: AlertNotification,
     /// Replaces its earlier copy (same key) instead of adding a row: Alertmanager's refresh.
     pub refresh: bool,
+    /// For receivers that group: the group's key and timing, which decide when it goes out.
+    pub group: Option<(String, Timing)>,
 }
 
 /// What receivers are told about an instance this run, given its new `state` (whose
@@ -83,49 +87,82 @@ pub fn announcement(
     }
 }
 
-/// The notifications due for an instance in `state` that receivers are told `announced` (see
-/// [`announcement`]), one per channel.
+/// The labels routes and inhibition see for an instance: those receivers are told.
+pub fn alert_labels(subject: Subject<'_>, origin: &Origin<'_>) -> BTreeMap<String, String> {
+    let state = AlertState::default();
+    notification(subject, &state, NotificationKind::Firing, origin).all_labels()
+}
+
+/// What the pass knows about an instance's step beyond its new state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// What receivers are told this run (see [`announcement`]).
+    pub announced: Option<(NotificationKind, f64)>,
+    pub silenced: bool,
+    /// The evaluation before this one: a route's own reminders fall due in between.
+    pub previous_eval_ms: Option<f64>,
+    pub now_ms: f64,
+}
+
+/// The notifications due for an instance in `state`, one per destination.
 ///
-/// Firing and resolved go to every channel once: the key holds the transition's own time, so
-/// overlapping runs produce the same key and the outbox keeps one row. Alertmanager also gets
-/// the firing alert again on every run (its `endsAt` must keep moving ahead, or it resolves the
-/// alert by itself) through one refresh row per firing episode that each run re-arms, so the
-/// outbox does not grow while an alert fires; it takes no `repeat_interval` reminders, the other
-/// channels do. A silenced instance gets nothing, Alertmanager's refresh included.
+/// Firing and resolved go to every destination once: the key holds the transition's own time,
+/// so overlapping runs produce the same key and the outbox keeps one row. Alertmanager also
+/// gets the firing alert again on every run (its `endsAt` must keep moving ahead, or it
+/// resolves the alert by itself) through one refresh row per firing episode that each run
+/// re-arms, so the outbox does not grow while an alert fires; it takes no reminders, the other
+/// receivers do: every `REPEAT_INTERVAL_MINUTES`, or at their route's own `repeat_interval`
+/// after the alert fired. A silenced (or inhibited) instance gets nothing, Alertmanager's
+/// refresh included.
 pub fn plan(
     subject: Subject<'_>,
     state: &AlertState,
-    announced: Option<(NotificationKind, f64)>,
-    silenced: bool,
-    channels: &[Channel],
+    step: Step,
+    destinations: &[Destination<'_>],
     origin: &Origin<'_>,
-    now_ms: f64,
 ) -> Vec<Planned> {
-    let refresh_alertmanager = !silenced
+    let told_firing = !step.silenced
         && state.phase == AlertPhase::Firing
         && state.last_sent == Some(NotificationKind::Firing);
+    let episode = state.fired_at_ms.unwrap_or(step.now_ms);
 
     let mut planned = Vec::new();
-    for &channel in channels {
-        let due = match (channel, announced) {
-            (Channel::Alertmanager, _) if refresh_alertmanager => {
-                let episode = state.fired_at_ms.unwrap_or(now_ms);
+    for destination in destinations {
+        let channel = destination.receiver.target.channel();
+        let own_repeat = destination.timing.repeat_interval_ms;
+        let due = match (channel, step.announced) {
+            (Channel::Alertmanager, _) if told_firing => {
                 Some((NotificationKind::Repeat, "refresh", episode, true))
             }
             (Channel::Alertmanager, Some((NotificationKind::Repeat, _))) => None,
+            (_, Some((NotificationKind::Repeat, _))) if own_repeat.is_some() => None,
             (_, Some((kind, at))) => Some((kind, kind.as_str(), at, false)),
+            (_, None) if told_firing => own_repeat
+                .and_then(|every| reminder_due(episode, every, step))
+                .map(|at| (NotificationKind::Repeat, "repeat", at, false)),
             (_, None) => None,
         };
         if let Some((kind, key_kind, at, refresh)) = due {
             planned.push(Planned {
-                channel,
+                receiver: destination.receiver.name.clone(),
                 dedup_key: format!("{}/{key_kind}/{}", subject.key, at as i64),
                 notification: notification(subject, state, kind, origin),
                 refresh,
+                group: channel
+                    .groups()
+                    .then(|| (group_key(&destination.group), destination.timing)),
             });
         }
     }
     planned
+}
+
+/// The reminder time (`fired + k × every`, k ≥ 1) that fell after the previous evaluation and
+/// by now, if any: reminders need no state of their own.
+fn reminder_due(fired_ms: f64, every_ms: f64, step: Step) -> Option<f64> {
+    let k = ((step.now_ms - fired_ms) / every_ms).floor();
+    let at = fired_ms + k * every_ms;
+    (k >= 1.0 && step.previous_eval_ms.is_none_or(|previous| previous < at)).then_some(at)
 }
 
 fn notification(
@@ -161,240 +198,4 @@ fn notification(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::alerting::instances::{Instance, SubjectKind};
-    use crate::alerting::rules::builtin_rules;
-
-    const ORIGIN: Origin<'static> = Origin {
-        service: "vigil",
-        environment: "test",
-    };
-
-    /// `plan` for an instance that moved to `state` through `transition`.
-    fn plan_for(
-        subject: Subject<'_>,
-        state: &AlertState,
-        transition: Option<Transition>,
-        silenced: bool,
-        channels: &[Channel],
-        origin: &Origin<'_>,
-        now_ms: f64,
-    ) -> Vec<Planned> {
-        let announced = announcement(state, transition, silenced, now_ms);
-        plan(
-            subject, state, announced, silenced, channels, origin, now_ms,
-        )
-    }
-
-    /// An instance firing since `fired_at`, whose firing receivers have heard.
-    fn firing_state(fired_at: f64) -> AlertState {
-        AlertState {
-            phase: AlertPhase::Firing,
-            active_since_ms: Some(fired_at - 120_000.0),
-            fired_at_ms: Some(fired_at),
-            last_value: 0.5,
-            last_sent: Some(NotificationKind::Firing),
-            ..AlertState::default()
-        }
-    }
-
-    /// The same instance in the run it starts firing: receivers have heard nothing yet.
-    fn just_fired(fired_at: f64) -> AlertState {
-        AlertState {
-            last_sent: None,
-            ..firing_state(fired_at)
-        }
-    }
-
-    /// The stored row of the first built-in rule's instance for service `api`.
-    fn row() -> AlertRow {
-        let rule = builtin_rules(Some("https://runbooks.example"))
-            .into_iter()
-            .next()
-            .expect("built-in rules exist");
-        let instance = Instance {
-            rule: &rule,
-            subject: Some((SubjectKind::Service, "api")),
-        };
-        AlertRow {
-            alert_key: instance.key(),
-            rule_id: rule.id.clone(),
-            severity: rule.severity,
-            labels: instance.labels(),
-            annotations: rule.annotations.clone(),
-            state: AlertState::default(),
-        }
-    }
-
-    #[test]
-    fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
-        let planned = plan_for(
-            row().subject(),
-            &just_fired(600_000.0),
-            Some(Transition::Firing),
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            600_000.0,
-        );
-        assert_eq!(planned.len(), 4);
-        for p in &planned {
-            assert_eq!(p.notification.kind, NotificationKind::Firing);
-            assert!(p.dedup_key.ends_with("/firing/600000"), "{}", p.dedup_key);
-            assert_eq!(p.notification.starts_at_ms, 480_000.0);
-        }
-    }
-
-    #[test]
-    fn while_firing_only_alertmanager_is_refreshed_every_run() {
-        let planned = plan_for(
-            row().subject(),
-            &firing_state(0.0),
-            None,
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            60_000.0,
-        );
-        assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].channel, Channel::Alertmanager);
-        assert_eq!(planned[0].notification.kind, NotificationKind::Repeat);
-        assert!(planned[0].refresh, "one row per episode, re-armed");
-        let later = plan_for(
-            row().subject(),
-            &firing_state(0.0),
-            None,
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            120_000.0,
-        );
-        assert_eq!(later[0].dedup_key, planned[0].dedup_key, "the same row");
-        assert!(
-            planned[0].dedup_key.ends_with("/refresh/0"),
-            "{}",
-            planned[0].dedup_key
-        );
-    }
-
-    #[test]
-    fn reminders_skip_alertmanager_which_is_refreshed_anyway() {
-        let planned = plan_for(
-            row().subject(),
-            &firing_state(0.0),
-            Some(Transition::Repeat),
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            60_000.0,
-        );
-        assert_eq!(planned.len(), 4);
-        assert_eq!(
-            planned
-                .iter()
-                .filter(|p| p.channel == Channel::Alertmanager)
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn resolved_carries_its_end_time_and_pending_notifies_nobody() {
-        let resolved = AlertState {
-            phase: AlertPhase::Resolved,
-            resolved_at_ms: Some(900_000.0),
-            ..firing_state(0.0)
-        };
-        let planned = plan_for(
-            row().subject(),
-            &resolved,
-            Some(Transition::Resolved),
-            false,
-            &[Channel::PagerDuty],
-            &ORIGIN,
-            900_000.0,
-        );
-        assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].notification.ends_at_ms, Some(900_000.0));
-        assert!(planned[0].dedup_key.ends_with("/resolved/900000"));
-
-        let pending = AlertState {
-            phase: AlertPhase::Pending,
-            ..AlertState::default()
-        };
-        assert!(plan_for(
-            row().subject(),
-            &pending,
-            Some(Transition::Pending),
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            0.0
-        )
-        .is_empty());
-    }
-
-    #[test]
-    fn a_silenced_instance_is_told_nothing_and_its_state_once_the_silence_ends() {
-        let during = plan_for(
-            row().subject(),
-            &just_fired(600_000.0),
-            Some(Transition::Firing),
-            true,
-            &Channel::ALL,
-            &ORIGIN,
-            600_000.0,
-        );
-        assert!(during.is_empty(), "{during:?}");
-        // Still firing when the silence ends, a few runs later: firing, once, keyed as before.
-        let after = plan_for(
-            row().subject(),
-            &just_fired(600_000.0),
-            None,
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            900_000.0,
-        );
-        assert_eq!(after.len(), 4);
-        assert!(after
-            .iter()
-            .all(|p| p.dedup_key.ends_with("/firing/600000")));
-        // Fired and resolved within the silence: receivers never heard it fire, so nothing.
-        let quiet = AlertState {
-            phase: AlertPhase::Resolved,
-            resolved_at_ms: Some(700_000.0),
-            ..just_fired(600_000.0)
-        };
-        assert!(plan_for(
-            row().subject(),
-            &quiet,
-            None,
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            900_000.0
-        )
-        .is_empty());
-        // Resolved within a silence after receivers heard it fire: the resolve follows.
-        let resolved = AlertState {
-            phase: AlertPhase::Resolved,
-            resolved_at_ms: Some(700_000.0),
-            ..firing_state(600_000.0)
-        };
-        let after = plan_for(
-            row().subject(),
-            &resolved,
-            None,
-            false,
-            &Channel::ALL,
-            &ORIGIN,
-            9e5,
-        );
-        assert_eq!(after.len(), 4);
-        assert!(after
-            .iter()
-            .all(|p| p.notification.kind == NotificationKind::Resolved));
-    }
-}
+mod tests;

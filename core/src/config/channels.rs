@@ -1,9 +1,10 @@
-//! Receivers and secrets: which notification channels are on, and values that never reach a
-//! log line.
+//! Secrets, values that never reach a log line, and the receivers of the single-channel
+//! secrets.
 
 use std::fmt;
 
 use super::{url, ConfigError};
+use crate::notify::receivers::{Receiver, Target};
 
 /// The PagerDuty Events API v2 endpoint used unless `PAGERDUTY_EVENTS_URL` overrides it.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -29,36 +30,17 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Notification receivers; a channel is on when its secret is set. Receiver URLs carry
-/// credentials (Slack's and most webhooks' are the credential), so they are secrets too.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Channels {
-    pub slack: Option<Secret>,
-    pub webhook: Option<WebhookReceiver>,
-    pub pagerduty: Option<PagerDutyReceiver>,
-    /// Alertmanager base URL (`/api/v2/alerts` is appended).
-    pub alertmanager: Option<Secret>,
-}
-
-/// A generic webhook and the HMAC secret its payloads are signed with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookReceiver {
-    pub url: Secret,
-    pub signing_secret: Secret,
-}
-
-/// A PagerDuty service's Events API v2 routing key, and where events go.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PagerDutyReceiver {
-    pub routing_key: Secret,
-    pub events_url: String,
-}
-
-pub(super) fn channels(get: &impl Fn(&str) -> Option<String>) -> Result<Channels, ConfigError> {
+/// The receivers of the single-channel secrets, each named after its kind (`slack`,
+/// `webhook`, `pagerduty`, `alertmanager`): on when its secret is set, and the default route's
+/// receivers unless `NOTIFY_ROUTES` names others. Receiver URLs carry credentials (Slack's and
+/// most webhooks' are the credential), so they are secrets too.
+pub(super) fn channels(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Receiver>, ConfigError> {
     let webhook = match (url(get, "WEBHOOK_URL")?, get("WEBHOOK_SECRET")) {
-        (Some(url), Some(secret)) => Some(WebhookReceiver {
+        (Some(url), Some(secret)) => Some(Target::Webhook {
             url,
-            signing_secret: Secret::new(secret),
+            signing_secret: Some(Secret::new(secret)),
         }),
         (None, _) => None,
         (Some(_), None) => {
@@ -69,18 +51,23 @@ pub(super) fn channels(get: &impl Fn(&str) -> Option<String>) -> Result<Channels
         }
     };
     let pagerduty = match get("PAGERDUTY_ROUTING_KEY") {
-        Some(key) => Some(PagerDutyReceiver {
+        Some(key) => Some(Target::PagerDuty {
             routing_key: Secret::new(key),
             events_url: url(get, "PAGERDUTY_EVENTS_URL")?
                 .map_or_else(|| PAGERDUTY_EVENTS_URL.into(), |u| u.expose().to_string()),
         }),
         None => None,
     };
-    Ok(Channels {
-        slack: url(get, "SLACK_WEBHOOK_URL")?,
-        webhook,
-        pagerduty,
-        alertmanager: url(get, "ALERTMANAGER_URL")?
-            .map(|u| Secret::new(u.expose().trim_end_matches('/'))),
-    })
+    let slack = url(get, "SLACK_WEBHOOK_URL")?.map(|url| Target::Slack { url });
+    let alertmanager = url(get, "ALERTMANAGER_URL")?.map(|u| Target::Alertmanager {
+        url: Secret::new(u.expose().trim_end_matches('/')),
+    });
+    Ok([slack, webhook, pagerduty, alertmanager]
+        .into_iter()
+        .flatten()
+        .map(|target| Receiver {
+            name: target.channel().as_str().to_string(),
+            target,
+        })
+        .collect())
 }

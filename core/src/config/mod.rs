@@ -11,11 +11,13 @@ mod channels;
 mod tests;
 
 use channels::channels;
-pub use channels::{Channels, PagerDutyReceiver, Secret, WebhookReceiver, PAGERDUTY_EVENTS_URL};
+pub use channels::{Secret, PAGERDUTY_EVENTS_URL};
 
 use crate::alerting::slo::maintenance::MaintenanceInSlos;
 use crate::alerting::slo::{SloConfig, SloObjectives};
 use crate::http::templates::RouteTemplates;
+use crate::notify::receivers::{parse_receivers, EntryProblem, Receiver};
+use crate::notify::routing::Routing;
 use crate::probes::heartbeats::{parse_heartbeats, HeartbeatSpec};
 use crate::probes::schedule::SubrequestBudget;
 use crate::probes::spec::{parse_probes, ProbeSpec};
@@ -53,7 +55,7 @@ pub struct Config {
     pub repeat_interval_minutes: u32,
     /// Each notification delivery attempt is abandoned (and retried later) after this.
     pub notify_timeout_ms: u32,
-    pub channels: Channels,
+    pub notify: NotifyConfig,
     /// Route templates per service (`ROUTES`), labelling tailed workers' requests.
     pub routes: BTreeMap<String, RouteTemplates>,
     /// The service of trace events without a script name (`TAIL_UNNAMED_SERVICE`): local
@@ -69,6 +71,41 @@ pub struct Config {
     pub subrequest_budget: SubrequestBudget,
     /// The public status page (`STATUS_TITLE`, `STATUS_COMPONENTS`).
     pub status: StatusConfig,
+}
+
+/// Receivers, routes and inhibition. Unlike other variables, a bad `RECEIVERS`,
+/// `NOTIFY_ROUTES` or `INHIBIT_RULES` entry does not stop the worker: it is skipped and listed
+/// in `problems`, so the alerts it would have routed still reach the default route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifyConfig {
+    pub receivers: Vec<Receiver>,
+    pub routing: Routing,
+    pub problems: Vec<EntryProblem>,
+}
+
+fn notify_config(get: &impl Fn(&str) -> Option<String>) -> Result<NotifyConfig, ConfigError> {
+    let mut receivers = channels(get)?;
+    let defaults: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    let (named, mut problems) = match get("RECEIVERS") {
+        Some(text) => {
+            let taken: Vec<&str> = defaults.iter().map(String::as_str).collect();
+            parse_receivers(&text, get, get("EMAIL_FROM").as_deref(), &taken)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    receivers.extend(named);
+    let (routing, routing_problems) = Routing::parse(
+        get("NOTIFY_ROUTES").as_deref(),
+        get("INHIBIT_RULES").as_deref(),
+        &receivers,
+        defaults,
+    );
+    problems.extend(routing_problems);
+    Ok(NotifyConfig {
+        receivers,
+        routing,
+        problems,
+    })
 }
 
 /// A configuration variable that is set but cannot be used, with what is expected instead.
@@ -121,7 +158,7 @@ impl Config {
             },
             repeat_interval_minutes: number(&get, "REPEAT_INTERVAL_MINUTES", 240, 1..=10_080)?,
             notify_timeout_ms: number(&get, "NOTIFY_TIMEOUT_MS", 5000, 100..=30_000)?,
-            channels: channels(&get)?,
+            notify: notify_config(&get)?,
             routes: routes(get("ROUTES").as_deref())?,
             tail_unnamed_service: label(&get, "TAIL_UNNAMED_SERVICE", "unnamed")?,
             probes: json_list(&get, "PROBES", parse_probes)?,

@@ -1,6 +1,7 @@
 //! Configuration parsing: defaults, ranges, receivers, and secrets kept out of `Debug`.
 
 use super::*;
+use crate::notify::receivers::Target;
 use std::collections::HashMap;
 
 fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -50,16 +51,17 @@ fn a_channel_is_on_when_its_secret_is_set() {
         ("PAGERDUTY_ROUTING_KEY", "rk"),
     ])
     .unwrap();
-    assert!(config.channels.slack.is_some());
+    let receivers = &config.notify.receivers;
+    let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["slack", "pagerduty"]);
     assert_eq!(
-        config.channels.pagerduty,
-        Some(PagerDutyReceiver {
+        receivers[1].target,
+        Target::PagerDuty {
             routing_key: Secret::new("rk"),
             events_url: PAGERDUTY_EVENTS_URL.into()
-        })
+        }
     );
-    assert_eq!(config.channels.webhook, None);
-    assert_eq!(config.channels.alertmanager, None);
+    assert_eq!(config.notify.problems, vec![]);
 }
 
 #[test]
@@ -216,4 +218,38 @@ fn probes_heartbeats_and_the_subrequest_budget_name_their_variable() {
         let err = parse(&[(variable, value)]).unwrap_err();
         assert_eq!(err.variable, variable, "{err}");
     }
+}
+
+#[test]
+fn named_receivers_join_the_default_ones_and_bad_routing_never_fails_the_config() {
+    let config = parse(&[
+        ("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/slack"),
+        ("PD_KEY", "rk"),
+        (
+            "RECEIVERS",
+            r#"[{"name": "pager", "type": "pagerduty", "routing_key": "secret:PD_KEY"}]"#,
+        ),
+        (
+            "NOTIFY_ROUTES",
+            r#"[{"match": {"severity": "page"}, "receivers": ["pagr"]}]"#,
+        ),
+        ("INHIBIT_RULES", "nope"),
+    ])
+    .unwrap();
+    let names: Vec<&str> = config
+        .notify
+        .receivers
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["slack", "pager"]);
+    let problems: Vec<String> = config
+        .notify
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("INHIBIT_RULES: is not a JSON array"));
+    assert!(problems[1].starts_with("NOTIFY_ROUTES[0]: receiver \"pagr\" is not defined"));
 }

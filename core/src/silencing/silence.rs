@@ -39,6 +39,24 @@ impl PartialEq for Matcher {
 }
 
 impl Matcher {
+    /// A positive matcher (`name = value`, or `name =~ value` when `is_regex`), checked and
+    /// compiled; `field` names it in the error.
+    pub fn positive(
+        name: &str,
+        value: &str,
+        is_regex: bool,
+        field: &str,
+    ) -> Result<Matcher, InvalidInput> {
+        let matcher = Matcher {
+            name: name.to_string(),
+            value: value.to_string(),
+            is_regex,
+            is_equal: true,
+            regex: None,
+        };
+        matcher.compile(field)
+    }
+
     /// Checks the matcher and compiles its regex, anchored as Alertmanager anchors it.
     fn compile(mut self, field: &str) -> Result<Matcher, InvalidInput> {
         if !valid_label_name(&self.name) {

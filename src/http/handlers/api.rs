@@ -3,9 +3,10 @@
 use serde_json::{json, Value};
 
 use super::{require_admin, store_unavailable, RequestInfo};
-use crate::alerting::dispatch::enabled_channels;
 use crate::alerting::engine;
+use crate::alerting::plan::{alert_labels, Origin};
 use crate::clock::now_ms;
+use crate::config::Config;
 use crate::health::diagnostics::backlog_report;
 use crate::store::StoreError;
 use vigil_core::alerting::rules::Rule;
@@ -44,13 +45,17 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
     let (states, backlog, history, quiet) = read.map_err(|e| store_unavailable(req, e))?;
     let rules: Vec<Value> = rules
         .iter()
-        .map(|rule| rule_with_instances(rule, &states, &quiet))
+        .map(|rule| rule_with_instances(rule, &states, &quiet, req.config))
         .collect();
     let body = json!({
         "rules": rules,
         "invalidRules": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "notifications": {
-            "channels": enabled_channels(&req.config.channels).iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "receivers": req.config.notify.receivers.iter().map(|r| json!({
+                "name": r.name,
+                "type": r.target.channel().as_str(),
+            })).collect::<Vec<_>>(),
+            "routingErrors": req.config.notify.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "outbox": backlog_report(&backlog, now_ms()).1["outbox"],
         },
         "history": history.iter().map(|h| json!({
@@ -70,9 +75,14 @@ struct Quiet {
     now_ms: f64,
 }
 
-/// `{"rule": <as written in ALERT_RULES>, "instances": [{labels, state, …}]}`, so a rule can be
-/// copied back. An instance that was never evaluated yet is not listed.
-fn rule_with_instances(rule: &Rule, rows: &[AlertRow], quiet: &Quiet) -> Value {
+/// `{"rule": <as written in ALERT_RULES>, "instances": [{labels, state, receivers, …}]}`, so a
+/// rule can be copied back. An instance that was never evaluated yet is not listed.
+fn rule_with_instances(rule: &Rule, rows: &[AlertRow], quiet: &Quiet, config: &Config) -> Value {
+    let origin = Origin {
+        service: &config.service_name,
+        environment: &config.environment,
+    };
+    let notify = &config.notify;
     let instances: Vec<Value> = rows
         .iter()
         .filter(|row| row.rule_id == rule.id)
@@ -85,6 +95,14 @@ fn rule_with_instances(rule: &Rule, rows: &[AlertRow], quiet: &Quiet) -> Value {
                 quiet.now_ms,
             );
             view["silencedBy"] = json!(by);
+            let labels = alert_labels(row.subject(), &origin);
+            let receivers: Vec<&str> = notify
+                .routing
+                .destinations(&labels, &notify.receivers)
+                .iter()
+                .map(|d| d.receiver.name.as_str())
+                .collect();
+            view["receivers"] = json!(receivers);
             view
         })
         .collect();

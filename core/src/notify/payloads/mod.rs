@@ -5,12 +5,18 @@
 //! become links, and every field with a receiver-side length limit is clipped on a character
 //! boundary so an oversized annotation cannot make a notification undeliverable forever.
 
-use super::{AlertNotification, Channel};
-use crate::time::iso_timestamp;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
+use super::AlertNotification;
+use crate::time::iso_timestamp;
+use serde_json::{json, Map, Value};
+
+pub mod email;
 mod pagerduty;
 mod slack;
+
+pub use pagerduty::pagerduty;
+pub use slack::slack;
 
 /// How far ahead `endsAt` is set while firing, so Alertmanager resolves the alert by itself if
 /// Vigil stops re-sending it (Prometheus does the same with a few evaluation intervals).
@@ -18,19 +24,37 @@ pub const ALERTMANAGER_RESOLVE_LEAD_MS: f64 = 5.0 * 60_000.0;
 /// Alertmanager's "no end yet" in its webhook format.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// The JSON body for `channel`. `now_ms` is the delivery time; `routing_key` is only used by
-/// PagerDuty (without it the key is empty and PagerDuty rejects the event).
-pub fn render(
-    channel: Channel,
-    n: &AlertNotification,
-    now_ms: f64,
-    routing_key: Option<&str>,
-) -> Value {
-    match channel {
-        Channel::Slack => slack::slack(n),
-        Channel::Webhook => webhook(n, now_ms),
-        Channel::PagerDuty => pagerduty::pagerduty(n, now_ms, routing_key.unwrap_or_default()),
-        Channel::Alertmanager => alertmanager(n, now_ms),
+/// Alerts that go out as one notification: those of one group of one receiver (a single alert
+/// for receivers that take one alert per request, such as PagerDuty).
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub receiver: &'a str,
+    /// The group's labels (its route's `group_by` values).
+    pub group: &'a BTreeMap<String, String>,
+    pub alerts: &'a [AlertNotification],
+}
+
+impl Batch<'_> {
+    /// `[FIRING:2, RESOLVED:1] alertname=… service=…`: what a subject line or headline says.
+    pub fn headline(&self) -> String {
+        let resolved = self.alerts.iter().filter(|n| n.kind.is_resolved()).count();
+        let firing = self.alerts.len() - resolved;
+        let counts = match (firing, resolved) {
+            (f, 0) => format!("FIRING:{f}"),
+            (0, r) => format!("RESOLVED:{r}"),
+            (f, r) => format!("FIRING:{f}, RESOLVED:{r}"),
+        };
+        let labels: Vec<String> = self.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("[{counts}] {}", labels.join(" "))
+    }
+
+    /// Firing while any alert of the batch fires (Alertmanager's group status).
+    fn status(&self) -> &'static str {
+        if self.alerts.iter().all(|n| n.kind.is_resolved()) {
+            "resolved"
+        } else {
+            "firing"
+        }
     }
 }
 
@@ -63,140 +87,78 @@ pub(super) fn cut_point(text: &str, max_chars: usize) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Alertmanager's webhook format (version 4) with a single alert, so receivers written for
-/// Alertmanager work unchanged.
-fn webhook(n: &AlertNotification, now_ms: f64) -> Value {
-    let labels = n.all_labels();
-    let ends_at = if n.kind.is_resolved() {
-        iso_timestamp(resolved_at_ms(n, now_ms))
-    } else {
-        ZERO_TIME.to_owned()
-    };
+/// Alertmanager's webhook format (version 4), so receivers written for Alertmanager work
+/// unchanged: the group's alerts, its labels, and the labels and annotations they share.
+pub fn webhook(batch: &Batch<'_>, now_ms: f64) -> Value {
+    let alerts: Vec<Value> = batch
+        .alerts
+        .iter()
+        .map(|n| {
+            let ends_at = if n.kind.is_resolved() {
+                iso_timestamp(resolved_at_ms(n, now_ms))
+            } else {
+                ZERO_TIME.to_owned()
+            };
+            json!({
+                "status": status(n),
+                "labels": n.all_labels(),
+                "annotations": n.annotations,
+                "startsAt": iso_timestamp(n.starts_at_ms),
+                "endsAt": ends_at,
+                "generatorURL": n.generator_url.as_deref().unwrap_or_default(),
+                "fingerprint": n.fingerprint(),
+            })
+        })
+        .collect();
+    let group: Vec<String> = batch
+        .group
+        .iter()
+        .map(|(k, v)| format!("{k}={}", Value::from(v.as_str())))
+        .collect();
     json!({
         "version": "4",
-        "groupKey": format!("{{}}:{{alertname={}}}", Value::from(n.alertname.as_str())),
+        "groupKey": format!("{{}}:{{{}}}", group.join(",")),
         "truncatedAlerts": 0,
-        "status": status(n),
-        "receiver": "vigil",
-        "groupLabels": { "alertname": n.alertname },
-        "commonLabels": labels,
-        "commonAnnotations": n.annotations,
+        "status": batch.status(),
+        "receiver": batch.receiver,
+        "groupLabels": batch.group,
+        "commonLabels": common(batch.alerts.iter().map(|n| n.all_labels())),
+        "commonAnnotations": common(batch.alerts.iter().map(|n| n.annotations.clone())),
         "externalURL": "",
-        "alerts": [{
-            "status": status(n),
-            "labels": labels,
-            "annotations": n.annotations,
-            "startsAt": iso_timestamp(n.starts_at_ms),
-            "endsAt": ends_at,
-            "generatorURL": n.generator_url.as_deref().unwrap_or_default(),
-            "fingerprint": n.fingerprint(),
-        }],
+        "alerts": alerts,
     })
 }
 
-/// Alertmanager API v2 `POST /api/v2/alerts` body: an array of one postableAlert.
-fn alertmanager(n: &AlertNotification, now_ms: f64) -> Value {
-    let ends_at_ms = if n.kind.is_resolved() {
-        resolved_at_ms(n, now_ms)
-    } else {
-        now_ms + ALERTMANAGER_RESOLVE_LEAD_MS
-    };
-    json!([{
-        "labels": n.all_labels(),
-        "annotations": n.annotations,
-        "startsAt": iso_timestamp(n.starts_at_ms),
-        "endsAt": iso_timestamp(ends_at_ms),
-        "generatorURL": n.generator_url.as_deref().unwrap_or_default(),
-    }])
+/// The pairs every map has.
+fn common(mut maps: impl Iterator<Item = BTreeMap<String, String>>) -> Map<String, Value> {
+    let mut shared = maps.next().unwrap_or_default();
+    for map in maps {
+        shared.retain(|k, v| map.get(k) == Some(v));
+    }
+    shared.into_iter().map(|(k, v)| (k, v.into())).collect()
+}
+
+/// Alertmanager API v2 `POST /api/v2/alerts` body: an array of postableAlerts.
+pub fn alertmanager(alerts: &[AlertNotification], now_ms: f64) -> Value {
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|n| {
+            let ends_at_ms = if n.kind.is_resolved() {
+                resolved_at_ms(n, now_ms)
+            } else {
+                now_ms + ALERTMANAGER_RESOLVE_LEAD_MS
+            };
+            json!({
+                "labels": n.all_labels(),
+                "annotations": n.annotations,
+                "startsAt": iso_timestamp(n.starts_at_ms),
+                "endsAt": iso_timestamp(ends_at_ms),
+                "generatorURL": n.generator_url.as_deref().unwrap_or_default(),
+            })
+        })
+        .collect();
+    Value::Array(alerts)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::notify::tests::sample;
-    use crate::notify::NotificationKind::{Firing, Repeat, Resolved};
-
-    const NOW_MS: f64 = 1_700_000_900_000.0;
-    #[test]
-    fn webhook_mirrors_the_alertmanager_webhook_format() {
-        let n = sample(Firing);
-        let body = render(Channel::Webhook, &n, NOW_MS, None);
-        assert_eq!(body["version"], "4");
-        assert_eq!(body["status"], "firing");
-        assert_eq!(body["receiver"], "vigil");
-        assert_eq!(body["groupKey"], r#"{}:{alertname="high_error_ratio"}"#);
-        assert_eq!(
-            body["groupLabels"],
-            json!({ "alertname": "high_error_ratio" })
-        );
-        let alert = &body["alerts"][0];
-        assert_eq!(alert["status"], "firing");
-        assert_eq!(
-            alert["labels"],
-            json!({
-                "alertname": "high_error_ratio", "severity": "page", "service": "api",
-                "environment": "production", "team": "ops",
-            })
-        );
-        assert_eq!(body["commonLabels"], alert["labels"]);
-        assert_eq!(alert["annotations"]["summary"], "Error ratio above 5%");
-        assert_eq!(alert["startsAt"], "2023-11-14T22:13:20.000Z");
-        assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
-        assert_eq!(
-            alert["generatorURL"],
-            "https://vigil.example/alerts/high_error_ratio"
-        );
-        assert_eq!(alert["fingerprint"], n.fingerprint());
-    }
-
-    #[test]
-    fn webhook_reports_resolution_time_and_treats_repeat_as_firing() {
-        let resolved = render(Channel::Webhook, &sample(Resolved), NOW_MS, None);
-        assert_eq!(resolved["status"], "resolved");
-        assert_eq!(resolved["alerts"][0]["status"], "resolved");
-        assert_eq!(resolved["alerts"][0]["endsAt"], "2023-11-14T22:23:20.000Z");
-        let repeat = render(Channel::Webhook, &sample(Repeat), NOW_MS, None);
-        assert_eq!(repeat["status"], "firing");
-    }
-
-    #[test]
-    fn alertmanager_ends_at_is_ahead_while_firing() {
-        for kind in [Firing, Repeat] {
-            let body = render(Channel::Alertmanager, &sample(kind), NOW_MS, None);
-            assert_eq!(body.as_array().map(Vec::len), Some(1));
-            assert_eq!(body[0]["startsAt"], "2023-11-14T22:13:20.000Z");
-            assert_eq!(
-                body[0]["endsAt"],
-                iso_timestamp(NOW_MS + ALERTMANAGER_RESOLVE_LEAD_MS)
-            );
-            assert_eq!(body[0]["endsAt"], "2023-11-14T22:33:20.000Z");
-            assert_eq!(body[0]["labels"]["alertname"], "high_error_ratio");
-        }
-    }
-
-    #[test]
-    fn alertmanager_ends_at_is_the_resolve_time_when_resolved() {
-        let body = render(Channel::Alertmanager, &sample(Resolved), NOW_MS, None);
-        assert_eq!(body[0]["endsAt"], "2023-11-14T22:23:20.000Z");
-        let mut unknown_end = sample(Resolved);
-        unknown_end.ends_at_ms = None;
-        let body = render(Channel::Alertmanager, &unknown_end, NOW_MS, None);
-        assert_eq!(body[0]["endsAt"], iso_timestamp(NOW_MS));
-    }
-
-    #[test]
-    fn rendering_survives_hostile_numbers_and_empty_fields() {
-        let mut n = sample(Firing);
-        n.value = f64::NAN;
-        n.starts_at_ms = f64::INFINITY;
-        n.service.clear();
-        n.annotations.clear();
-        for channel in Channel::ALL {
-            assert!(!render(channel, &n, f64::NAN, None).is_null());
-        }
-        assert_eq!(
-            render(Channel::PagerDuty, &n, NOW_MS, Some("R0UT1NGKEY"))["payload"]["source"],
-            "vigil"
-        );
-    }
-}
+mod tests;

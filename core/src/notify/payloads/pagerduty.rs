@@ -14,7 +14,7 @@ const DEDUP_SERVICE_MAX_CHARS: usize = 200;
 
 /// PagerDuty Events API v2. One `dedup_key` per alert makes a repeat a no-op for an open
 /// incident and lets `resolve` close it.
-pub(super) fn pagerduty(n: &AlertNotification, now_ms: f64, routing_key: &str) -> Value {
+pub fn pagerduty(n: &AlertNotification, now_ms: f64, routing_key: &str) -> Value {
     let resolved = n.kind.is_resolved();
     let summary = match n.annotation("summary") {
         "" => n.alertname.clone(),
@@ -67,10 +67,8 @@ mod tests {
     use crate::notify::NotificationKind::{Firing, Repeat, Resolved};
 
     const NOW_MS: f64 = 1_700_000_900_000.0;
-    use super::super::render;
-    use crate::notify::Channel;
     fn pagerduty_body(n: &AlertNotification) -> Value {
-        render(Channel::PagerDuty, n, NOW_MS, Some("R0UT1NGKEY"))
+        pagerduty(n, NOW_MS, "R0UT1NGKEY")
     }
 
     #[test]

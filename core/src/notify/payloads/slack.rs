@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{cut_point, status};
+use super::{cut_point, status, Batch};
 use crate::alerting::severity::Severity;
 use crate::notify::AlertNotification;
 
@@ -12,7 +12,31 @@ const SLACK_TEXT_MAX_CHARS: usize = 3000;
 /// Longer URLs are not turned into links.
 const URL_MAX_CHARS: usize = 2000;
 
-pub(super) fn slack(n: &AlertNotification) -> Value {
+/// Alerts shown one by one in a group's message; the rest are counted.
+const GROUP_MAX_SHOWN: usize = 20;
+
+/// A Slack message: one alert as its own message; a group as a headline with one attachment
+/// per alert.
+pub fn slack(batch: &Batch<'_>) -> Value {
+    match batch.alerts {
+        [n] => one(n),
+        alerts => {
+            let mut attachments: Vec<Value> = alerts
+                .iter()
+                .take(GROUP_MAX_SHOWN)
+                .map(|n| one(n)["attachments"][0].clone())
+                .collect();
+            if alerts.len() > GROUP_MAX_SHOWN {
+                let more = format!("…and {} more", alerts.len() - GROUP_MAX_SHOWN);
+                attachments.push(json!({ "blocks": [section(more)] }));
+            }
+            let headline = mrkdwn(&batch.headline(), SLACK_TEXT_MAX_CHARS);
+            json!({ "text": headline, "attachments": attachments })
+        }
+    }
+}
+
+fn one(n: &AlertNotification) -> Value {
     let headline = format!("[{}] {}", status(n).to_ascii_uppercase(), n.alertname);
     let summary = n.annotation("summary");
     let description = n.annotation("description");
@@ -104,11 +128,19 @@ mod tests {
     use crate::notify::tests::sample;
     use crate::notify::NotificationKind::{Firing, Resolved};
 
-    const NOW_MS: f64 = 1_700_000_900_000.0;
-    use super::super::render;
-    use crate::notify::Channel;
+    use std::collections::BTreeMap;
+
+    fn render(n: &AlertNotification) -> Value {
+        let group = BTreeMap::new();
+        slack(&Batch {
+            receiver: "slack",
+            group: &group,
+            alerts: std::slice::from_ref(n),
+        })
+    }
+
     fn slack_texts(n: &AlertNotification) -> Vec<String> {
-        let body = render(Channel::Slack, n, NOW_MS, None);
+        let body = render(n);
         let blocks = body["attachments"][0]["blocks"].as_array().cloned();
         let mut texts: Vec<String> = blocks
             .unwrap_or_default()
@@ -174,9 +206,7 @@ mod tests {
 
     #[test]
     fn slack_color_follows_kind_and_severity() {
-        let color = |n: &AlertNotification| {
-            render(Channel::Slack, n, NOW_MS, None)["attachments"][0]["color"].clone()
-        };
+        let color = |n: &AlertNotification| render(n)["attachments"][0]["color"].clone();
         let mut n = sample(Firing);
         assert_eq!(color(&n), "#d00000");
         n.severity = Severity::Ticket;
@@ -194,5 +224,21 @@ mod tests {
         let text = &slack_texts(&n)[0];
         assert!(text.chars().count() <= SLACK_TEXT_MAX_CHARS);
         assert!(text.ends_with("&amp;…"));
+    }
+
+    #[test]
+    fn a_group_is_one_message_with_an_attachment_per_alert() {
+        let alerts: Vec<AlertNotification> = (0..25).map(|_| sample(Firing)).collect();
+        let group = BTreeMap::from([("alertname".to_string(), "high_error_ratio".to_string())]);
+        let body = slack(&Batch {
+            receiver: "slack",
+            group: &group,
+            alerts: &alerts,
+        });
+        assert_eq!(body["text"], "[FIRING:25] alertname=high_error_ratio");
+        let attachments = body["attachments"].as_array().cloned().unwrap_or_default();
+        assert_eq!(attachments.len(), GROUP_MAX_SHOWN + 1);
+        assert_eq!(attachments[0]["color"], "#d00000");
+        assert_eq!(attachments[20]["blocks"][0]["text"]["text"], "…and 5 more");
     }
 }
