@@ -83,6 +83,8 @@ impl DeliveryOutcome {
 impl Store {
     /// The statement enqueueing `entry`, only if the alert's state row was written by this run
     /// (its `last_eval_ms` is `now_ms`): a run that lost the compare-and-set enqueues nothing.
+    /// `created_ms` is when the row is first due (its group's slot), so a row waiting for its
+    /// group's `group_interval` does not count as a stuck notification.
     pub(super) fn enqueue(
         &self,
         entry: &OutboxEntry,
@@ -102,7 +104,7 @@ impl Store {
         self.prepare(format!(
             "INSERT INTO outbox
                (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms, group_key)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?7, ?8
+             SELECT ?1, ?2, ?3, ?4, ?7, ?7, ?8
              WHERE EXISTS (SELECT 1 FROM alert_state WHERE alert_key = ?6 AND last_eval_ms = ?5)
              ON CONFLICT (channel, dedup_key) {on_conflict}"
         ))

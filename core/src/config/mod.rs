@@ -20,7 +20,7 @@ use crate::notify::receivers::{parse_receivers, EntryProblem, Receiver};
 use crate::notify::routing::Routing;
 use crate::probes::heartbeats::{parse_heartbeats, HeartbeatSpec};
 use crate::probes::schedule::SubrequestBudget;
-use crate::probes::spec::{parse_probes, ProbeSpec};
+use crate::probes::spec::{is_http_url, parse_probes, ProbeSpec};
 use crate::status::StatusConfig;
 use crate::telemetry::ingest::MAX_LABEL_LEN;
 use crate::telemetry::log::Level;
@@ -280,12 +280,7 @@ pub(super) fn url(
         return Ok(None);
     };
     let text = text.trim().to_string();
-    let host = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"))
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .unwrap_or("");
-    if host.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !is_http_url(&text) {
         // The value may be a secret: the error names the variable, never the value.
         return Err(ConfigError {
             variable,

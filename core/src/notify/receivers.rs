@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::Channel;
 use crate::config::Secret;
+use crate::probes::spec::is_http_url;
 
 /// A receiver: a name routes refer to, and where it delivers.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +144,7 @@ fn receiver(
     };
     let url = |written: Option<String>| -> Result<Secret, String> {
         let url = value("url", written)?;
-        http_url(url.expose())
+        is_http_url(url.expose())
             .then_some(url)
             .ok_or_else(|| "url is not an http(s) URL".to_string())
     };
@@ -159,7 +160,7 @@ fn receiver(
         "pagerduty" => Target::PagerDuty {
             routing_key: value("routing_key", w.routing_key)?,
             events_url: match w.events_url {
-                Some(u) if http_url(&u) => u,
+                Some(u) if is_http_url(&u) => u,
                 Some(_) => return Err("events_url is not an http(s) URL".into()),
                 None => crate::config::PAGERDUTY_EVENTS_URL.into(),
             },
@@ -218,15 +219,6 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-fn http_url(text: &str) -> bool {
-    let host = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"))
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .unwrap_or("");
-    !host.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// `local@domain` with nothing that could break out of a mail header.

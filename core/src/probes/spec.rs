@@ -208,7 +208,8 @@ fn spec(raw: RawProbe) -> Result<ProbeSpec, String> {
     })
 }
 
-fn is_http_url(url: &str) -> bool {
+/// An http(s) URL with a host and no whitespace or control characters.
+pub(crate) fn is_http_url(url: &str) -> bool {
     let host = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

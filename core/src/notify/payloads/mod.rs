@@ -46,6 +46,8 @@ impl Batch<'_> {
         };
         let labels: Vec<String> = self.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("[{counts}] {}", labels.join(" "))
+            .trim_end()
+            .to_string()
     }
 
     /// Firing while any alert of the batch fires (Alertmanager's group status).
