@@ -4,7 +4,7 @@
 use crate::harness::now_ms;
 use crate::notifications::only;
 use crate::receiver::{Behavior, Received, Receiver};
-use crate::routing::{hub, on, probe_rule, MINUTE};
+use crate::routing::{api_alerts, hub, instance_of, on, probe_rule, MINUTE};
 
 crate::tests!(
     ten_alerts_of_one_group_make_one_message_and_a_resolve_follows_in_the_next,
@@ -145,6 +145,13 @@ fn a_ticket_stays_quiet_while_its_services_page_fires_and_notifies_once_it_resol
         [firing("api-down"), firing("www-degraded")],
         "the api ticket is inhibited"
     );
+    let alerts = api_alerts(&hub);
+    assert_eq!(
+        instance_of(&alerts, "api-degraded")["inhibited"],
+        true,
+        "{alerts}"
+    );
+    assert_eq!(instance_of(&alerts, "www-degraded")["inhibited"], false);
 
     hub.run_cron(t0 + MINUTE);
     assert_eq!(told().len(), 2, "still quiet while the page fires");
@@ -163,4 +170,10 @@ fn a_ticket_stays_quiet_while_its_services_page_fires_and_notifies_once_it_resol
     );
     hub.run_cron(t0 + 3 * MINUTE);
     assert_eq!(told().len(), 4, "once");
+    let alerts = api_alerts(&hub);
+    assert_eq!(
+        instance_of(&alerts, "api-degraded")["inhibited"],
+        false,
+        "{alerts}"
+    );
 }

@@ -77,16 +77,12 @@ pub fn api_alerts(worker: &Worker) -> Value {
         .json()
 }
 
-/// The receivers `/api/alerts` shows for the instances of rule `id`.
-fn receivers_of(alerts: &Value, id: &str) -> Vec<Value> {
+/// The first instance of rule `id` in `/api/alerts`.
+pub fn instance_of(alerts: &Value, id: &str) -> Value {
     let rules = alerts["rules"].as_array().cloned().unwrap_or_default();
     let rule = rules.iter().find(|r| r["rule"]["id"] == id);
-    let instances = rule.and_then(|r| r["instances"].as_array().cloned());
-    instances
-        .unwrap_or_default()
-        .iter()
-        .map(|i| i["receivers"].clone())
-        .collect()
+    rule.map(|r| r["instances"][0].clone())
+        .unwrap_or_else(|| panic!("no instance of {id}: {alerts}"))
 }
 
 /// What the receiver got on `path`.
@@ -174,15 +170,15 @@ fn pages_and_tickets_reach_their_own_receivers_and_a_service_route_wins() {
 
     let alerts = api_alerts(&hub);
     assert_eq!(
-        receivers_of(&alerts, "www-down")[0],
+        instance_of(&alerts, "www-down")["receivers"],
         serde_json::json!(["pager", "slack-critical", "oncall-mail"])
     );
     assert_eq!(
-        receivers_of(&alerts, "db-slow")[0],
+        instance_of(&alerts, "db-slow")["receivers"],
         serde_json::json!(["monitoring"])
     );
     assert_eq!(
-        receivers_of(&alerts, "api-down")[0],
+        instance_of(&alerts, "api-down")["receivers"],
         serde_json::json!(["team-api"])
     );
     let text = alerts.to_string();
@@ -270,7 +266,7 @@ fn bad_receivers_and_routes_are_named_and_alerts_still_reach_the_default_route()
         );
     }
     assert_eq!(
-        receivers_of(&alerts, "probe-down")[0],
+        instance_of(&alerts, "probe-down")["receivers"],
         serde_json::json!(["webhook"])
     );
     let logged = hub.wait_for_log(|l| l["message"] == "notification routing entry skipped");
@@ -304,7 +300,7 @@ fn without_the_send_email_binding_mail_waits_in_the_outbox_with_a_clear_error() 
 
     let alerts = api_alerts(&hub);
     assert_eq!(
-        receivers_of(&alerts, "probe-down")[0],
+        instance_of(&alerts, "probe-down")["receivers"],
         serde_json::json!(["mail"])
     );
     let outbox = alerts["notifications"]["outbox"]

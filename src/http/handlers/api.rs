@@ -1,10 +1,14 @@
 //! The admin API: alert rules with their instances' states, and SLOs per service.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use super::{require_admin, store_unavailable, RequestInfo};
 use crate::alerting::engine;
+use crate::alerting::notify::inhibition::inhibited;
 use crate::alerting::plan::{alert_labels, Origin};
+use crate::alerting::state::AlertPhase;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::health::diagnostics::backlog_report;
@@ -33,12 +37,14 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
             store.silences(started),
             store.maintenances(started),
         );
+        let states = states?;
         let quiet = Quiet {
             silences: silences?,
             maintenances: maintenances?,
+            firing: firing_labels(&states, req.config),
             now_ms: started,
         };
-        Ok::<_, StoreError>((states?, backlog?, history?, quiet))
+        Ok::<_, StoreError>((states, backlog?, history?, quiet))
     };
     let read = read.await;
     timing.record("d1", now_ms() - started);
@@ -72,16 +78,28 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
 struct Quiet {
     silences: Vec<Silence>,
     maintenances: Vec<Maintenance>,
+    /// The labels of the firing instances, which may inhibit others.
+    firing: Vec<BTreeMap<String, String>>,
     now_ms: f64,
+}
+
+fn origin(config: &Config) -> Origin<'_> {
+    Origin {
+        service: &config.service_name,
+        environment: &config.environment,
+    }
+}
+
+fn firing_labels(rows: &[AlertRow], config: &Config) -> Vec<BTreeMap<String, String>> {
+    rows.iter()
+        .filter(|row| row.state.phase == AlertPhase::Firing)
+        .map(|row| alert_labels(row.subject(), &origin(config)))
+        .collect()
 }
 
 /// `{"rule": <as written in ALERT_RULES>, "instances": [{labels, state, receivers, …}]}`, so a
 /// rule can be copied back. An instance that was never evaluated yet is not listed.
 fn rule_with_instances(rule: &Rule, rows: &[AlertRow], quiet: &Quiet, config: &Config) -> Value {
-    let origin = Origin {
-        service: &config.service_name,
-        environment: &config.environment,
-    };
     let notify = &config.notify;
     let instances: Vec<Value> = rows
         .iter()
@@ -95,7 +113,9 @@ fn rule_with_instances(rule: &Rule, rows: &[AlertRow], quiet: &Quiet, config: &C
                 quiet.now_ms,
             );
             view["silencedBy"] = json!(by);
-            let labels = alert_labels(row.subject(), &origin);
+            let labels = alert_labels(row.subject(), &origin(config));
+            let rules = &notify.routing.inhibit_rules;
+            view["inhibited"] = json!(inhibited(rules, &labels, &quiet.firing));
             let receivers: Vec<&str> = notify
                 .routing
                 .destinations(&labels, &notify.receivers)
