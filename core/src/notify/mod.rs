@@ -1,10 +1,12 @@
 //! Notifications: the alert event that leaves Vigil and everything pure about delivering it.
 //!
-//! The cron stores each [`AlertNotification`] as JSON in a D1 outbox row and renders it for its
-//! [`Channel`] only at delivery time, so a receiver's format (or a secret such as the PagerDuty
-//! routing key) never ends up in storage. Keeping rendering, signing, backoff and outcome
-//! classification free of I/O and clocks lets the host test them exhaustively; the shell only
-//! sends the bytes and records what happened.
+//! The cron routes each alert to its receivers (`receivers`, `routing`, `inhibition`), stores
+//! each [`AlertNotification`] as JSON in a D1 outbox row per receiver, and renders it (with the
+//! rest of its group, `grouping`) for the receiver's [`Channel`] only at delivery time, so a
+//! receiver's format (or a secret such as the PagerDuty routing key) never ends up in storage.
+//! Keeping routing, rendering, signing, backoff and outcome classification free of I/O and
+//! clocks lets the host test them exhaustively; the shell only sends the bytes and records what
+//! happened.
 
 pub mod delivery;
 pub mod grouping;

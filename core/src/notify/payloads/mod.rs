@@ -1,4 +1,5 @@
-//! Request bodies for each receiver, rendered from an [`AlertNotification`] at delivery time.
+//! What each kind of receiver is sent for a [`Batch`] of alerts, rendered at delivery time: JSON
+//! bodies, and a MIME message for email (`email`).
 //!
 //! Alert text comes from rules and label values, so it is treated as untrusted: Slack text is
 //! escaped so it can neither mention `<!channel>` nor forge links, only http(s) runbook URLs
