@@ -10,16 +10,16 @@ const ORIGIN: Origin<'static> = Origin {
     environment: "test",
 };
 
-/// `plan` for an instance that moved to `state` through `transition`.
+/// `plan` for the instance of [`row`] that moved to `state` through `transition`.
 fn plan_for(
-    subject: Subject<'_>,
     state: &AlertState,
     transition: Option<Transition>,
     silenced: bool,
     receivers: &[Receiver],
-    origin: &Origin<'_>,
     now_ms: f64,
 ) -> Vec<Planned> {
+    let row = row();
+    let (subject, origin) = (row.subject(), &ORIGIN);
     let names = receivers.iter().map(|r| r.name.clone()).collect();
     let (routing, _) = Routing::parse(None, None, receivers, names);
     let destinations = routing.destinations(&alert_labels(subject, origin), receivers);
@@ -102,12 +102,10 @@ fn row() -> AlertRow {
 #[test]
 fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
     let planned = plan_for(
-        row().subject(),
         &just_fired(600_000.0),
         Some(Transition::Firing),
         false,
         &all(),
-        &ORIGIN,
         600_000.0,
     );
     assert_eq!(planned.len(), 4);
@@ -120,28 +118,12 @@ fn firing_goes_to_every_channel_once_with_a_key_from_the_firing_time() {
 
 #[test]
 fn while_firing_only_alertmanager_is_refreshed_every_run() {
-    let planned = plan_for(
-        row().subject(),
-        &firing_state(0.0),
-        None,
-        false,
-        &all(),
-        &ORIGIN,
-        60_000.0,
-    );
+    let planned = plan_for(&firing_state(0.0), None, false, &all(), 60_000.0);
     assert_eq!(planned.len(), 1);
     assert_eq!(planned[0].receiver, "alertmanager");
     assert_eq!(planned[0].notification.kind, NotificationKind::Repeat);
     assert!(planned[0].refresh, "one row per episode, re-armed");
-    let later = plan_for(
-        row().subject(),
-        &firing_state(0.0),
-        None,
-        false,
-        &all(),
-        &ORIGIN,
-        120_000.0,
-    );
+    let later = plan_for(&firing_state(0.0), None, false, &all(), 120_000.0);
     assert_eq!(later[0].dedup_key, planned[0].dedup_key, "the same row");
     assert!(
         planned[0].dedup_key.ends_with("/refresh/0"),
@@ -153,12 +135,10 @@ fn while_firing_only_alertmanager_is_refreshed_every_run() {
 #[test]
 fn reminders_skip_alertmanager_which_is_refreshed_anyway() {
     let planned = plan_for(
-        row().subject(),
         &firing_state(0.0),
         Some(Transition::Repeat),
         false,
         &all(),
-        &ORIGIN,
         60_000.0,
     );
     assert_eq!(planned.len(), 4);
@@ -179,12 +159,10 @@ fn resolved_carries_its_end_time_and_pending_notifies_nobody() {
         ..firing_state(0.0)
     };
     let planned = plan_for(
-        row().subject(),
         &resolved,
         Some(Transition::Resolved),
         false,
         &only("pagerduty"),
-        &ORIGIN,
         900_000.0,
     );
     assert_eq!(planned.len(), 1);
@@ -195,40 +173,21 @@ fn resolved_carries_its_end_time_and_pending_notifies_nobody() {
         phase: AlertPhase::Pending,
         ..AlertState::default()
     };
-    assert!(plan_for(
-        row().subject(),
-        &pending,
-        Some(Transition::Pending),
-        false,
-        &all(),
-        &ORIGIN,
-        0.0
-    )
-    .is_empty());
+    assert!(plan_for(&pending, Some(Transition::Pending), false, &all(), 0.0).is_empty());
 }
 
 #[test]
 fn a_silenced_instance_is_told_nothing_and_its_state_once_the_silence_ends() {
     let during = plan_for(
-        row().subject(),
         &just_fired(600_000.0),
         Some(Transition::Firing),
         true,
         &all(),
-        &ORIGIN,
         600_000.0,
     );
     assert!(during.is_empty(), "{during:?}");
     // Still firing when the silence ends, a few runs later: firing, once, keyed as before.
-    let after = plan_for(
-        row().subject(),
-        &just_fired(600_000.0),
-        None,
-        false,
-        &all(),
-        &ORIGIN,
-        900_000.0,
-    );
+    let after = plan_for(&just_fired(600_000.0), None, false, &all(), 900_000.0);
     assert_eq!(after.len(), 4);
     assert!(after
         .iter()
@@ -239,31 +198,14 @@ fn a_silenced_instance_is_told_nothing_and_its_state_once_the_silence_ends() {
         resolved_at_ms: Some(700_000.0),
         ..just_fired(600_000.0)
     };
-    assert!(plan_for(
-        row().subject(),
-        &quiet,
-        None,
-        false,
-        &all(),
-        &ORIGIN,
-        900_000.0
-    )
-    .is_empty());
+    assert!(plan_for(&quiet, None, false, &all(), 900_000.0).is_empty());
     // Resolved within a silence after receivers heard it fire: the resolve follows.
     let resolved = AlertState {
         phase: AlertPhase::Resolved,
         resolved_at_ms: Some(700_000.0),
         ..firing_state(600_000.0)
     };
-    let after = plan_for(
-        row().subject(),
-        &resolved,
-        None,
-        false,
-        &all(),
-        &ORIGIN,
-        9e5,
-    );
+    let after = plan_for(&resolved, None, false, &all(), 9e5);
     assert_eq!(after.len(), 4);
     assert!(after
         .iter()
@@ -311,12 +253,10 @@ fn a_route_with_its_own_repeat_interval_reminds_at_its_pace_only() {
 #[test]
 fn grouping_receivers_carry_their_group_and_the_others_do_not() {
     let planned = plan_for(
-        row().subject(),
         &just_fired(600_000.0),
         Some(Transition::Firing),
         false,
         &all(),
-        &ORIGIN,
         600_000.0,
     );
     let grouped: Vec<&str> = planned
