@@ -2,7 +2,7 @@
 //! muted while silenced or inhibited, and its notifications are scheduled into their group's
 //! next slot and written to the outbox with the states.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::notify::grouping::due_ms;
 use super::notify::inhibition::inhibited;
@@ -55,7 +55,8 @@ pub async fn enqueue(
         planned.push(tell(change, silenced, &destinations, origin, now_ms));
     }
 
-    let groups: Vec<(String, String)> = planned
+    // Each group once: ten alerts of one group are one slot to read.
+    let groups: BTreeSet<(String, String)> = planned
         .iter()
         .flatten()
         .filter_map(|p| {
@@ -67,17 +68,16 @@ pub async fn enqueue(
     let mut slots = if groups.is_empty() {
         BTreeMap::new()
     } else {
+        let groups: Vec<(String, String)> = groups.into_iter().collect();
         store.group_slots(&groups).await?
     };
-    let mut moved = BTreeMap::new();
     for (change, planned) in changes.iter_mut().zip(planned) {
         for p in planned {
             let (group_key, due) = match &p.group {
                 Some((key, timing)) => {
                     let id = (p.receiver.clone(), key.clone());
                     let due = due_ms(slots.get(&id).copied(), now_ms, timing);
-                    slots.insert(id.clone(), due);
-                    moved.insert(id, due);
+                    slots.insert(id, due);
                     (key.clone(), due)
                 }
                 None => (String::new(), now_ms),
@@ -94,7 +94,8 @@ pub async fn enqueue(
             });
         }
     }
-    Ok(moved
+    // Every slot read belongs to a group with news this run, so every one has moved.
+    Ok(slots
         .into_iter()
         .map(|((receiver, group_key), slot_ms)| GroupSlot {
             receiver,
