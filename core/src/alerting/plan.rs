@@ -9,7 +9,7 @@ use super::severity::Severity;
 use super::state::{AlertPhase, AlertState, Transition};
 use crate::notify::grouping::group_key;
 use crate::notify::routing::{Destination, Timing};
-use crate::notify::{AlertNotification, Channel, NotificationKind};
+use crate::notify::{with_own_labels, AlertNotification, Channel, NotificationKind};
 use crate::records::AlertRow;
 
 /// What receivers are told an alert instance is: its identity, rule, severity, labels
@@ -89,8 +89,21 @@ pub fn announcement(
 
 /// The labels routes and inhibition see for an instance: those receivers are told.
 pub fn alert_labels(subject: Subject<'_>, origin: &Origin<'_>) -> BTreeMap<String, String> {
-    let state = AlertState::default();
-    notification(subject, &state, NotificationKind::Firing, origin).all_labels()
+    let own = [
+        ("alertname", subject.alertname),
+        ("severity", subject.severity.as_str()),
+        ("service", service(subject, origin)),
+        ("environment", origin.environment),
+    ];
+    with_own_labels(subject.labels, own)
+}
+
+/// An instance of a per-service rule is about its service, not the hub.
+fn service<'a>(subject: Subject<'a>, origin: &Origin<'a>) -> &'a str {
+    subject
+        .labels
+        .get(SERVICE_LABEL)
+        .map_or(origin.service, String::as_str)
 }
 
 /// What the pass knows about an instance's step beyond its new state.
@@ -186,12 +199,7 @@ fn notification(
         ends_at_ms: (kind == NotificationKind::Resolved)
             .then_some(state.resolved_at_ms)
             .flatten(),
-        // An instance of a per-service rule is about its service, not the hub.
-        service: subject
-            .labels
-            .get(SERVICE_LABEL)
-            .map_or(origin.service, String::as_str)
-            .to_string(),
+        service: service(subject, origin).to_string(),
         environment: origin.environment.to_string(),
         generator_url: None,
     }

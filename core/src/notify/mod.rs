@@ -108,10 +108,7 @@ impl AlertNotification {
             ("service", self.service.as_str()),
             ("environment", self.environment.as_str()),
         ];
-        let mut labels = self.labels.clone();
-        labels.extend(own.map(|(k, v)| (k.to_owned(), v.to_owned())));
-        labels.retain(|_, v| !v.is_empty());
-        labels
+        with_own_labels(&self.labels, own)
     }
 
     /// A stable id for the alert (16 hex chars of SHA-256 over its sorted label set, like
@@ -131,6 +128,18 @@ impl AlertNotification {
     fn annotation(&self, name: &str) -> &str {
         self.annotations.get(name).map_or("", String::as_str)
     }
+}
+
+/// `labels` with an alert's own labels (`alertname`, `severity`, `service`, `environment`) put
+/// over them and empty values dropped: the label set receivers, routes and inhibition see.
+pub fn with_own_labels(
+    labels: &BTreeMap<String, String>,
+    own: [(&str, &str); 4],
+) -> BTreeMap<String, String> {
+    let mut labels = labels.clone();
+    labels.extend(own.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    labels.retain(|_, v| !v.is_empty());
+    labels
 }
 
 fn null_as_nan<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {

@@ -271,3 +271,13 @@ fn grouping_receivers_carry_their_group_and_the_others_do_not() {
         .map_or("", |(key, _)| key.as_str());
     assert!(key.contains("\"service\":\"api\""), "{key}");
 }
+
+#[test]
+fn routes_see_the_labels_receivers_are_sent() {
+    let row = row();
+    for kind in [NotificationKind::Firing, NotificationKind::Resolved] {
+        let sent = notification(row.subject(), &firing_state(0.0), kind, &ORIGIN);
+        assert_eq!(alert_labels(row.subject(), &ORIGIN), sent.all_labels());
+    }
+    assert_eq!(alert_labels(row.subject(), &ORIGIN)["service"], "api");
+}
