@@ -59,9 +59,7 @@ pub(super) fn channels(
         None => None,
     };
     let slack = url(get, "SLACK_WEBHOOK_URL")?.map(|url| Target::Slack { url });
-    let alertmanager = url(get, "ALERTMANAGER_URL")?.map(|u| Target::Alertmanager {
-        url: Secret::new(u.expose().trim_end_matches('/')),
-    });
+    let alertmanager = url(get, "ALERTMANAGER_URL")?.map(|u| Target::alertmanager(&u));
     Ok([slack, webhook, pagerduty, alertmanager]
         .into_iter()
         .flatten()

@@ -42,6 +42,13 @@ pub enum Target {
 }
 
 impl Target {
+    /// An Alertmanager at `base` (a trailing `/` is dropped: `/api/v2/alerts` is appended).
+    pub fn alertmanager(base: &Secret) -> Target {
+        Target::Alertmanager {
+            url: Secret::new(base.expose().trim_end_matches('/')),
+        }
+    }
+
     pub fn channel(&self) -> Channel {
         match self {
             Target::Slack { .. } => Channel::Slack,
@@ -165,12 +172,7 @@ fn receiver(
                 None => crate::config::PAGERDUTY_EVENTS_URL.into(),
             },
         },
-        "alertmanager" => {
-            let base = url(w.url)?;
-            Target::Alertmanager {
-                url: Secret::new(base.expose().trim_end_matches('/')),
-            }
-        }
+        "alertmanager" => Target::alertmanager(&url(w.url)?),
         "email" => email(w.from.as_deref().or(email_from), w.to)?,
         other => {
             return Err(format!(
