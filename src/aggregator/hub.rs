@@ -65,7 +65,13 @@ async fn write_directly(env: &Env, now_ms: f64, delivery: Delivery) -> Result<Fl
     let written = match Store::open(env, Operation::Flush) {
         Ok(store) => {
             store
-                .write_series(&batch.flush, &batch.queries, &batch.invocations, &counters)
+                .write_series(
+                    &batch.flush,
+                    &batch.queries,
+                    &batch.invocations,
+                    &counters,
+                    None,
+                )
                 .await
         }
         Err(e) => Err(e),

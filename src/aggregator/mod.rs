@@ -6,6 +6,8 @@ pub mod client;
 #[cfg(feature = "hub")]
 pub mod hub;
 #[cfg(feature = "hub")]
+mod journal;
+#[cfg(feature = "hub")]
 mod object;
 
 #[cfg(feature = "hub")]

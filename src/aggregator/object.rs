@@ -3,9 +3,9 @@
 //! (its alarm, or the hub's minute cron asking for a write), so D1 rows written grow with the
 //! number of active series, not with the number of isolates or flushes.
 //!
-//! Counts merged since the last write live in memory: if the object is evicted before its next
-//! write they are lost (at most one minute of the fleet's counts). A failed write keeps them
-//! for the next attempt.
+//! Every accepted batch is journalled in the object's own storage before the sender is
+//! answered (see `journal`), so counts survive an eviction, a deploy or a restart, and a
+//! failed write keeps them for the next attempt.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -14,12 +14,15 @@ use serde_json::Map;
 use worker::{durable_object, Env, Method, Request, Response, Result, State};
 
 use super::client::path;
+use super::journal::{self, Recovered};
 use crate::clock::now_ms;
 use crate::settings;
 use crate::store::Store;
 use crate::telemetry::caps::LabelCap;
-use crate::telemetry::counters::{AGGREGATOR_BATCHES, FOLDED_PREFIX};
-use crate::telemetry::ingest::{parse_batch, AggregatorStatus};
+use crate::telemetry::counters::{
+    AGGREGATOR_BATCHES, AGGREGATOR_BATCHES_RECOVERED, AGGREGATOR_BATCHES_UNREADABLE, FOLDED_PREFIX,
+};
+use crate::telemetry::ingest::{parse_batch, AggregatorStatus, Batch};
 use crate::telemetry::invocations::InvocationLedger;
 use crate::telemetry::log::{error_field, Level};
 use crate::telemetry::metrics::{Aggregator, Flush};
@@ -48,9 +51,20 @@ pub struct MetricsAggregator {
     pending_invocations: RefCell<InvocationLedger>,
     /// Counter increments waiting for the next write (D1 cost, batches, folded series).
     counters: RefCell<BTreeMap<String, u64>>,
+    /// The journalled batches whose counts are in the pending fields above.
+    held: RefCell<Vec<u64>>,
+    /// Batches an earlier instance journalled, found at start; whether each was written is
+    /// known only at the next write (the watermark is in D1).
+    recovered: RefCell<Vec<(u64, Batch)>>,
+    /// Whether this instance has read the journal yet.
+    journal_read: Cell<bool>,
+    last_seq: Cell<Option<u64>>,
     /// Stored labels, read from D1 at the first write.
     labels: RefCell<Option<LabelCap>>,
     alarm_set: Cell<bool>,
+    /// A write is waiting on D1. Writes never overlap: a later write's watermark would cover
+    /// the batches of an earlier one that then failed.
+    writing: Cell<bool>,
     last_write_ms: Cell<Option<f64>>,
     last_error: RefCell<Option<(f64, String)>>,
 }
@@ -64,14 +78,20 @@ impl worker::DurableObject for MetricsAggregator {
             pending_queries: RefCell::default(),
             pending_invocations: RefCell::default(),
             counters: RefCell::default(),
+            held: RefCell::default(),
+            recovered: RefCell::default(),
+            journal_read: Cell::new(false),
+            last_seq: Cell::new(None),
             labels: RefCell::default(),
             alarm_set: Cell::new(false),
+            writing: Cell::new(false),
             last_write_ms: Cell::new(None),
             last_error: RefCell::default(),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        self.read_journal().await?;
         let url = req.url()?;
         match (req.method(), url.path()) {
             (Method::Get, path::STATUS) => Response::from_json(&self.status()),
@@ -80,10 +100,16 @@ impl worker::DurableObject for MetricsAggregator {
                 if body.len() > MAX_BODY_BYTES {
                     return Response::error(format!("batch over {MAX_BODY_BYTES} bytes"), 413);
                 }
-                if let Err(reason) = self.merge(&body).await {
-                    self.log_problem("aggregator refused a batch", "InvalidBatch", &reason);
-                    return Response::error(reason, 400);
-                }
+                let batch = match parse_batch(&body) {
+                    Ok(batch) => batch,
+                    Err(reason) => {
+                        self.log_problem("aggregator refused a batch", "InvalidBatch", &reason);
+                        return Response::error(reason, 400);
+                    }
+                };
+                // Journalled before it is acknowledged: a sender that got no answer keeps it.
+                let text = String::from_utf8_lossy(&body);
+                self.merge(batch, &text).await?;
                 // Merged either way; a failed write is reported, and the counts stay pending.
                 if url.query() == Some("write=now") {
                     if let Err(reason) = self.write().await {
@@ -97,6 +123,7 @@ impl worker::DurableObject for MetricsAggregator {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.read_journal().await?;
         self.alarm_set.set(false);
         let now = now_ms();
         let recent = self
@@ -115,9 +142,52 @@ impl worker::DurableObject for MetricsAggregator {
 }
 
 impl MetricsAggregator {
-    /// Adds a sender's batch to what is pending and makes sure a write is scheduled.
-    async fn merge(&self, body: &[u8]) -> std::result::Result<(), String> {
-        let batch = parse_batch(body)?;
+    /// Once per instance: what earlier instances journalled and did not remove.
+    async fn read_journal(&self) -> Result<()> {
+        if self.journal_read.get() {
+            return Ok(());
+        }
+        let Recovered {
+            batches,
+            unreadable,
+            last_error,
+        } = journal::recover(&self.state.storage()).await?;
+        let last = batches.last().map(|(seq, _)| *seq);
+        self.last_seq
+            .set(last.max(unreadable.iter().max().copied()));
+        if !unreadable.is_empty() {
+            journal::remove(&self.state.storage(), &unreadable).await?;
+            let dropped = [(
+                AGGREGATOR_BATCHES_UNREADABLE.to_string(),
+                unreadable.len() as u64,
+            )];
+            add_counts(&mut self.counters.borrow_mut(), dropped);
+        }
+        if !batches.is_empty() {
+            // Written on the alarm's schedule even if no sender comes back.
+            self.schedule(now_ms() + RETRY_MS).await?;
+        }
+        self.recovered.replace(batches);
+        self.last_error.replace(last_error);
+        self.journal_read.set(true);
+        Ok(())
+    }
+
+    /// Journals a sender's batch, adds it to what is pending and makes sure a write is
+    /// scheduled.
+    async fn merge(&self, batch: Batch, text: &str) -> Result<()> {
+        let seq = journal::next_seq(now_ms(), self.last_seq.get());
+        journal::append(&self.state.storage(), seq, text).await?;
+        self.last_seq.set(Some(seq));
+        self.absorb(seq, batch);
+        if !self.alarm_set.get() {
+            self.schedule(now_ms() + WRITE_INTERVAL_MS).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds a journalled batch to what is pending.
+    fn absorb(&self, seq: u64, batch: Batch) {
         self.pending.borrow_mut().absorb(batch.flush);
         self.pending_queries.borrow_mut().absorb(batch.queries);
         self.pending_invocations
@@ -128,11 +198,7 @@ impl MetricsAggregator {
             &mut self.counters.borrow_mut(),
             batch.cost.increments().into_iter().chain([batches]),
         );
-        if !self.alarm_set.get() {
-            let at = now_ms() + WRITE_INTERVAL_MS;
-            self.schedule(at).await.map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        self.held.borrow_mut().push(seq);
     }
 
     async fn schedule(&self, at_ms: f64) -> Result<()> {
@@ -141,32 +207,53 @@ impl MetricsAggregator {
         Ok(())
     }
 
-    /// Writes everything pending to D1 in one batch; on failure it stays pending.
+    /// Writes everything pending to D1 in one batch, then removes it from the journal; on
+    /// failure it stays pending (and journalled). While another write is under way this one
+    /// leaves its counts pending for the next (the alarm is set).
     async fn write(&self) -> std::result::Result<(), String> {
+        if self.writing.replace(true) {
+            return Ok(());
+        }
+        let result = self.write_pending().await;
+        self.writing.set(false);
+        result
+    }
+
+    async fn write_pending(&self) -> std::result::Result<(), String> {
         let now = now_ms();
-        // This isolate's own counts and D1 cost (earlier writes) go with the fleet's; the
-        // isolate may also run the hub's tail handler, whose invocations must not be lost.
+        // This isolate's own counts and D1 cost (earlier writes) go with the fleet's, journalled
+        // like a sender's batch; the isolate may also run the hub's tail handler.
+        self.settle_recovered().await?;
         let own = pipeline::take(now);
-        self.pending.borrow_mut().absorb(own.flush);
-        self.pending_queries.borrow_mut().absorb(own.queries);
-        self.pending_invocations
-            .borrow_mut()
-            .absorb(own.invocations);
+        if !own.is_empty() {
+            let text = serde_json::to_string(&own).map_err(|e| e.to_string())?;
+            if let Err(e) = self.merge(own, &text).await {
+                return Err(format!("journal: {e}"));
+            }
+        }
         let mut pending = Pending {
             flush: self.pending.borrow_mut().take(now),
             queries: self.pending_queries.borrow_mut().take(),
             invocations: self.pending_invocations.borrow_mut().take(),
             counters: std::mem::take(&mut *self.counters.borrow_mut()),
+            held: std::mem::take(&mut *self.held.borrow_mut()),
         };
-        add_counts(&mut pending.counters, own.cost.increments());
         if pending.is_empty() {
             return Ok(());
         }
         let result = self.write_to_d1(&mut pending).await;
+        let result = match result {
+            Ok(()) => journal::remove(&self.state.storage(), &pending.held)
+                .await
+                .map_err(|e| format!("journal: {e}")),
+            Err(reason) => Err(reason),
+        };
         match &result {
             Ok(()) => {
                 self.last_write_ms.set(Some(now));
-                self.last_error.replace(None);
+                if self.last_error.replace(None).is_some() {
+                    let _ = journal::set_last_error(&self.state.storage(), None).await;
+                }
             }
             Err(reason) => {
                 self.pending.borrow_mut().absorb(pending.flush);
@@ -175,12 +262,42 @@ impl MetricsAggregator {
                     .borrow_mut()
                     .absorb(pending.invocations);
                 add_counts(&mut self.counters.borrow_mut(), pending.counters);
-                self.last_error.replace(Some((now, reason.clone())));
+                self.held.borrow_mut().extend(pending.held);
+                let error = (now, reason.clone());
+                let _ = journal::set_last_error(&self.state.storage(), Some(&error)).await;
+                self.last_error.replace(Some(error));
                 let message = "aggregator write failed; counts kept for the next write";
                 self.log_problem(message, "AggregatorWriteFailed", reason);
             }
         }
         result
+    }
+
+    /// Settles the batches an earlier instance journalled: those above D1's watermark join
+    /// what is pending; the others were written by an instance that stopped before removing
+    /// them, and are removed now.
+    async fn settle_recovered(&self) -> std::result::Result<(), String> {
+        if self.recovered.borrow().is_empty() {
+            return Ok(());
+        }
+        let store = Store::open(&self.env, Operation::Flush).map_err(|e| e.to_string())?;
+        let watermark = store
+            .aggregator_watermark()
+            .await
+            .map_err(|e| e.to_string())?;
+        let recovered = std::mem::take(&mut *self.recovered.borrow_mut());
+        let (fresh, written): (Vec<_>, Vec<_>) =
+            recovered.into_iter().partition(|(seq, _)| *seq > watermark);
+        let written: Vec<u64> = written.into_iter().map(|(seq, _)| seq).collect();
+        if let Err(e) = journal::remove(&self.state.storage(), &written).await {
+            return Err(format!("journal: {e}"));
+        }
+        let count = (AGGREGATOR_BATCHES_RECOVERED.to_string(), fresh.len() as u64);
+        add_counts(&mut self.counters.borrow_mut(), [count]);
+        for (seq, batch) in fresh {
+            self.absorb(seq, batch);
+        }
+        Ok(())
     }
 
     async fn write_to_d1(&self, pending: &mut Pending) -> std::result::Result<(), String> {
@@ -223,6 +340,7 @@ impl MetricsAggregator {
                 &pending.queries,
                 &pending.invocations,
                 &counters,
+                pending.held.iter().max().copied(),
             )
             .await
             .map_err(|e| e.to_string())
@@ -230,8 +348,11 @@ impl MetricsAggregator {
 
     fn status(&self) -> AggregatorStatus {
         let error = self.last_error.borrow();
+        let recovered = self.recovered.borrow();
+        let recovered_series: usize = recovered.iter().map(|(_, b)| b.flush.series.len()).sum();
         AggregatorStatus {
-            pending_series: self.pending.borrow().len(),
+            pending_series: self.pending.borrow().len() + recovered_series,
+            journalled_batches: self.held.borrow().len() + recovered.len(),
             last_write_ms: self.last_write_ms.get(),
             last_error: error.as_ref().map(|(_, reason)| reason.clone()),
             last_error_ms: error.as_ref().map(|(at, _)| *at),
@@ -253,6 +374,8 @@ struct Pending {
     queries: QueryLedger,
     invocations: InvocationLedger,
     counters: BTreeMap<String, u64>,
+    /// The journalled batches these counts came from.
+    held: Vec<u64>,
 }
 
 impl Pending {

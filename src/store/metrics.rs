@@ -8,7 +8,8 @@ use super::{adding, bucket_placeholders, Statement, Store, StoreResult, SERVICES
 use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::{BucketColumns, QueryTotal, RequestTotal};
 use vigil_core::telemetry::counters::{
-    DROPPED_INVOCATIONS, DROPPED_REQUESTS, FLUSH_BATCHES, MALFORMED_TRACE_ITEMS,
+    AGGREGATOR_WATERMARK, DROPPED_INVOCATIONS, DROPPED_REQUESTS, FLUSH_BATCHES,
+    MALFORMED_TRACE_ITEMS,
 };
 use vigil_core::telemetry::invocations::InvocationLedger;
 use vigil_core::telemetry::metrics::{Flush, SeriesKey, SeriesStats, BUCKETS};
@@ -60,6 +61,7 @@ impl Store {
         queries: &QueryLedger,
         invocations: &InvocationLedger,
         counters: &[(String, u64)],
+        watermark: Option<u64>,
     ) -> StoreResult<()> {
         let totals_sql = format!(
             "INSERT INTO request_totals (route, method, code, count, duration_sum, {BUCKET_COLUMNS}, service)
@@ -118,8 +120,34 @@ impl Store {
         for (name, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
             statements.push(self.increment_counter(name, n)?);
         }
+        if let Some(seq) = watermark {
+            statements.push(self.raise_watermark(seq)?);
+        }
         self.batch(statements).await?;
         Ok(())
+    }
+
+    /// Records that the aggregator's batches up to `seq` are written (it never goes down).
+    fn raise_watermark(&self, seq: u64) -> StoreResult<Statement<'_>> {
+        self.prepare(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = MAX(counters.value, excluded.value)",
+        )
+        .bind(&[AGGREGATOR_WATERMARK.into(), (seq as f64).into()])
+    }
+
+    /// The highest journalled batch the aggregator has written (0 before its first write).
+    pub async fn aggregator_watermark(&self) -> StoreResult<u64> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            value: f64,
+        }
+        let row: Option<Row> = self
+            .prepare("SELECT value FROM counters WHERE name = ?1")
+            .bind(&[AGGREGATOR_WATERMARK.into()])?
+            .first()
+            .await?;
+        Ok(row.map_or(0, |r| r.value as u64))
     }
 
     /// The stored labels the aggregator holds new series to the caps with: every

@@ -5,6 +5,8 @@ use crate::harness::{Options, Worker};
 
 crate::tests!(
     counts_from_many_senders_land_exactly_once_after_the_aggregator_writes,
+    counts_the_aggregator_accepted_land_exactly_once_after_it_is_evicted,
+    a_quiet_service_is_counted_exactly_across_an_eviction,
     a_hub_without_the_aggregator_binding_writes_its_counts_itself_and_says_so,
 );
 
@@ -58,6 +60,63 @@ fn counts_from_many_senders_land_exactly_once_after_the_aggregator_writes() {
     assert_eq!(again.sample(API_OK), Some(100.0), "{}", again.body);
     let rows = worker.d1("SELECT count(*) AS n FROM request_totals WHERE service = 'api'");
     assert_eq!(rows[0]["n"], 1, "one stored series: {rows:?}");
+}
+
+fn counts_the_aggregator_accepted_land_exactly_once_after_it_is_evicted() {
+    let worker = fleet();
+    for _ in 0..20 {
+        let sent = worker.request("POST", "/send?service=api&route=/notes/:id&count=5", &[]);
+        assert_eq!(sent.status, 200, "{}", sent.body);
+    }
+    // The hub stopped and started on the same state: the object's memory is gone, as after an
+    // eviction, a deploy or a restart.
+    let worker = worker.restart(Options {
+        with_sender: true,
+        ..Options::default()
+    });
+    write_now(&worker);
+    let after = worker.get("/metrics");
+    assert_eq!(after.sample(API_OK), Some(100.0), "{}", after.body);
+    let recovered = after.sample("vigil_aggregator_batches_recovered_total");
+    assert!(recovered >= Some(20.0), "{}", after.body);
+
+    // Evicted again after the write: nothing is written twice.
+    let worker = worker.restart(Options {
+        with_sender: true,
+        ..Options::default()
+    });
+    write_now(&worker);
+    let again = worker.get("/metrics");
+    assert_eq!(again.sample(API_OK), Some(100.0), "{}", again.body);
+}
+
+fn a_quiet_service_is_counted_exactly_across_an_eviction() {
+    let mut worker = fleet();
+    // One request every 30 s for 10 minutes, each flushed on its own, the object evicted
+    // halfway (the hub restarted on the same state).
+    let t0 = crate::harness::now_ms() - 15 * 60_000;
+    for k in 0..20 {
+        let at = t0 + k * 30_000;
+        let path = format!("/send?service=quiet&route=/ping&count=1&at={at}");
+        let sent = worker.request("POST", &path, &[]);
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        if k == 9 {
+            worker = worker.restart(Options {
+                with_sender: true,
+                ..Options::default()
+            });
+        }
+    }
+    write_now(&worker);
+    let series =
+        r#"vigil_http_requests_total{service="quiet",route="/ping",method="GET",code="200"}"#;
+    let metrics = worker.get("/metrics");
+    assert_eq!(metrics.sample(series), Some(20.0), "{}", metrics.body);
+    let windows = worker.d1(
+        "SELECT requests FROM service_cumulative WHERE service = 'quiet'
+         ORDER BY minute DESC LIMIT 1",
+    );
+    assert_eq!(windows[0]["requests"].as_u64(), Some(20), "{windows:?}");
 }
 
 fn a_hub_without_the_aggregator_binding_writes_its_counts_itself_and_says_so() {

@@ -60,6 +60,10 @@ pub fn aggregator_report(status: Result<&AggregatorStatus, &str>) -> (Status, Va
                 json!({
                     "status": verdict.as_str(),
                     "pendingSeries": s.pending_series,
+                    "journalledBatches": s.journalled_batches,
+                    // Accepted batches are durable; what an isolate has not sent yet is not.
+                    "lossBound": "an isolate evicted before its next flush loses what it counted \
+                                  since its last one (at most METRICS_FLUSH_SECONDS)",
                     "lastWrite": s.last_write_ms.map(iso_timestamp),
                     "lastError": s.last_error,
                     "lastErrorAt": s.last_error_ms.map(iso_timestamp),

@@ -11,6 +11,12 @@ pub const FLUSH_BATCHES: &str = "metric_flush_batches";
 pub const DROPPED_REQUESTS: &str = "metric_requests_dropped";
 /// Batches the aggregator merged (one Durable Object request each).
 pub const AGGREGATOR_BATCHES: &str = "aggregator_batches";
+/// Batches the aggregator found journalled after an eviction, deploy or restart, and wrote.
+pub const AGGREGATOR_BATCHES_RECOVERED: &str = "aggregator_batches_recovered";
+/// Journalled batches that no longer parsed (another version's format) and were dropped.
+pub const AGGREGATOR_BATCHES_UNREADABLE: &str = "aggregator_batches_unreadable";
+/// The highest journalled batch written to D1: not a count, and not exported.
+pub const AGGREGATOR_WATERMARK: &str = "aggregator_written_through";
 /// Flushes the hub wrote to D1 itself because it has no aggregator binding.
 pub const AGGREGATOR_FALLBACKS: &str = "aggregator_fallbacks";
 /// Tailed invocations an isolate could not count (its unflushed rows hit the cap).
@@ -28,6 +34,8 @@ pub struct PipelineCounters {
     pub flush_batches: u64,
     pub dropped_requests: u64,
     pub aggregator_batches: u64,
+    pub aggregator_batches_recovered: u64,
+    pub aggregator_batches_unreadable: u64,
     pub aggregator_fallbacks: u64,
     pub dropped_invocations: u64,
     pub malformed_trace_items: u64,
@@ -49,6 +57,8 @@ impl PipelineCounters {
                 FLUSH_BATCHES => counters.flush_batches = *value,
                 DROPPED_REQUESTS => counters.dropped_requests = *value,
                 AGGREGATOR_BATCHES => counters.aggregator_batches = *value,
+                AGGREGATOR_BATCHES_RECOVERED => counters.aggregator_batches_recovered = *value,
+                AGGREGATOR_BATCHES_UNREADABLE => counters.aggregator_batches_unreadable = *value,
                 AGGREGATOR_FALLBACKS => counters.aggregator_fallbacks = *value,
                 DROPPED_INVOCATIONS => counters.dropped_invocations = *value,
                 MALFORMED_TRACE_ITEMS => counters.malformed_trace_items = *value,

@@ -72,6 +72,9 @@ impl Batch {
 pub struct AggregatorStatus {
     /// Series merged and not yet written.
     pub pending_series: usize,
+    /// Accepted batches held in the aggregator's storage until their counts are in D1.
+    #[serde(default)]
+    pub journalled_batches: usize,
     pub last_write_ms: Option<f64>,
     /// The last write's failure, cleared by the next successful write.
     pub last_error: Option<String>,

@@ -203,7 +203,11 @@ fn operations(s: &Snapshot) -> Vec<Family> {
         1.0,
     );
 
-    let c = &s.counters;
+    [vec![cron, build], pipeline_counters(&s.counters)].concat()
+}
+
+/// The metrics pipeline's own counters: flushes, aggregator batches, what the caps dropped.
+fn pipeline_counters(c: &PipelineCounters) -> Vec<Family> {
     let plain = [
         (
             "vigil_metrics_flush_batches",
@@ -219,6 +223,16 @@ fn operations(s: &Snapshot) -> Vec<Family> {
             "vigil_aggregator_batches",
             "Batches the aggregator merged from isolates (one Durable Object request each).",
             c.aggregator_batches,
+        ),
+        (
+            "vigil_aggregator_batches_recovered",
+            "Batches a new aggregator instance found in its storage (after an eviction, deploy or restart) and wrote.",
+            c.aggregator_batches_recovered,
+        ),
+        (
+            "vigil_aggregator_batches_unreadable",
+            "Stored batches the aggregator could not read back (another version's format) and dropped.",
+            c.aggregator_batches_unreadable,
         ),
         (
             "vigil_aggregator_fallbacks",
@@ -244,7 +258,7 @@ fn operations(s: &Snapshot) -> Vec<Family> {
     for (service, n) in &c.series_folded {
         folded.push([("service", service.clone())], *n as f64);
     }
-    [vec![cron, build], plain.into(), vec![folded]].concat()
+    [plain.into(), vec![folded]].concat()
 }
 
 /// What Vigil's own D1 use costs, from D1's `rows_read` / `rows_written` of every statement.
