@@ -108,12 +108,8 @@ async fn minute(
     now_ms: f64,
 ) -> Vec<String> {
     let mut failures = Vec::new();
-    let last_success = store
-        .read_heartbeat(JOB)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|hb| hb.last_success_ms);
+    let previous_run = store.read_heartbeat(JOB).await.ok().flatten();
+    let last_success = previous_run.as_ref().and_then(|hb| hb.last_success_ms);
 
     // The self-probe: the readiness checks, recorded as the availability SLI's probe half and
     // as vigil_dependency_* metrics.
@@ -127,7 +123,11 @@ async fn minute(
     let probes = synthetic::run_due(env, store, config, logger, now_ms).await;
     let monitors = heartbeats::statuses(store, config, now_ms).await;
     let shown = status_checks(config, &results, monitors.as_ref().ok());
-    if let Err(e) = store.record_component_checks(now_ms, &shown).await {
+    let previous_ms = previous_run.map(|hb| hb.last_run_ms);
+    if let Err(e) = store
+        .record_component_checks(now_ms, previous_ms, &shown)
+        .await
+    {
         failures.push(format!("status components: {e}"));
     }
     let seen = engine::Observations {

@@ -154,6 +154,28 @@ pub struct AlertRow {
     pub state: AlertState,
 }
 
+impl AlertRow {
+    /// Whether this row, the outcome of an evaluation, changes anything of `previous` (the
+    /// stored row) beyond the evaluation's own time and value: only then is it written, so a
+    /// quiet instance costs no row per run. The time and value go to the run's snapshot.
+    pub fn changes(&self, previous: Option<&AlertRow>) -> bool {
+        let Some(previous) = previous else {
+            return true;
+        };
+        let evaluation = |row: &AlertRow| {
+            let mut state = row.state.clone();
+            state.last_value = 0.0;
+            state.last_eval_ms = None;
+            state
+        };
+        self.rule_id != previous.rule_id
+            || self.severity != previous.severity
+            || self.labels != previous.labels
+            || self.annotations != previous.annotations
+            || evaluation(self) != evaluation(previous)
+    }
+}
+
 /// A map stored as JSON text in a D1 column; unreadable text reads as empty rather than
 /// failing the whole row.
 fn json_text<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
@@ -189,4 +211,47 @@ pub struct HistoryRow {
     pub transition: Transition,
     pub at_ms: f64,
     pub value: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerting::state::AlertPhase;
+
+    fn stored() -> AlertRow {
+        AlertRow {
+            alert_key: "probe-down{probe=\"www\"}".into(),
+            rule_id: "probe-down".into(),
+            severity: Severity::Page,
+            labels: BTreeMap::from([("probe".into(), "www".into())]),
+            annotations: BTreeMap::new(),
+            state: AlertState {
+                last_value: 0.0,
+                last_eval_ms: Some(60_000.0),
+                ..AlertState::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_new_evaluation_of_a_quiet_instance_changes_no_row() {
+        let mut next = stored();
+        next.state.last_eval_ms = Some(120_000.0);
+        next.state.last_value = 0.5;
+        assert!(!next.changes(Some(&stored())));
+    }
+
+    #[test]
+    fn a_new_instance_a_phase_or_an_annotation_changes_the_row() {
+        let next = stored();
+        assert!(next.changes(None));
+        let mut pending = stored();
+        pending.state.phase = AlertPhase::Pending;
+        assert!(pending.changes(Some(&stored())));
+        let mut annotated = stored();
+        annotated
+            .annotations
+            .insert("summary".into(), "down".into());
+        assert!(annotated.changes(Some(&stored())));
+    }
 }

@@ -18,7 +18,7 @@ use super::state::{advance, retire, AlertState, Transition};
 use super::window::Windows;
 use crate::config::Config;
 use crate::health::checks::Check;
-use crate::store::{AlertChange, Store, StoreError, PROBES, SERVICES};
+use crate::store::{AlertChange, EvaluatedValue, Store, StoreError, PROBES, SERVICES};
 use crate::telemetry::log::{error_field, Level, Logger};
 use vigil_core::probes::heartbeats::MonitorStatus;
 use vigil_core::probes::state::ProbeStatus;
@@ -139,8 +139,10 @@ pub async fn run(
     };
     let mut changes: Vec<AlertChange> = steps.iter().map(|s| s.change.clone()).collect();
     let slots = enqueue(store, &config.notify, &mut changes, &quiet, &origin, now_ms).await?;
+    let values: Vec<EvaluatedValue> = changes.iter().map(EvaluatedValue::of).collect();
+    let (steps, changes) = changed_only(steps, changes, &previous);
     let won = store
-        .persist_alerts(now_ms, &changes, &retired, &slots)
+        .persist_alerts(now_ms, &changes, &retired, &slots, &values)
         .await?;
     for (step, won) in steps.iter().zip(won) {
         if won {
@@ -263,6 +265,28 @@ fn retire_vanished(
         }
     }
     (steps, retired)
+}
+
+/// The steps and changes that change a stored row (a transition, a notification, or a new
+/// phase, label or time): a quiet instance writes no row, its value goes to the snapshot.
+fn changed_only(
+    steps: Vec<Step>,
+    changes: Vec<AlertChange>,
+    previous: &[AlertRow],
+) -> (Vec<Step>, Vec<AlertChange>) {
+    let stored: BTreeMap<&str, &AlertRow> =
+        previous.iter().map(|r| (r.alert_key.as_str(), r)).collect();
+    steps
+        .into_iter()
+        .zip(changes)
+        .filter(|(_, change)| {
+            change.transition.is_some()
+                || !change.outbox.is_empty()
+                || change
+                    .row
+                    .changes(stored.get(change.row.alert_key.as_str()).copied())
+        })
+        .unzip()
 }
 
 fn step(from: AlertState, row: AlertRow, transition: Option<Transition>) -> Step {

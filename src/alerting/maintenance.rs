@@ -50,7 +50,7 @@ async fn leave_out_of(
     all_points.sort_unstable();
     all_points.dedup();
     let totals = store
-        .totals_at_minutes(ledger, &subjects, &all_points)
+        .totals_at_minutes(ledger, &subjects, &all_points, Some(now_minute))
         .await?;
     let none = BTreeMap::new();
     for (subject, spans) in &spans {

@@ -90,9 +90,9 @@ pub async fn totals(
 
 async fn read(store: &Store, subjects: &Subjects<'_>, points: &[i64]) -> StoreResult<[Totals; 3]> {
     let (services, probes, components) = futures::join!(
-        store.totals_at_minutes(&SERVICES, subjects.services, points),
-        store.totals_at_minutes(&PROBES, subjects.probes, points),
-        store.totals_at_minutes(&COMPONENTS, subjects.components, points),
+        store.totals_at_minutes(&SERVICES, subjects.services, points, None),
+        store.totals_at_minutes(&PROBES, subjects.probes, points, None),
+        store.totals_at_minutes(&COMPONENTS, subjects.components, points, None),
     );
     Ok([services?, probes?, components?])
 }

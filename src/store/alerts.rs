@@ -1,7 +1,10 @@
 //! Alert state, its history and the SLO summaries.
 
+use std::collections::BTreeMap;
+
 use wasm_bindgen::JsValue;
 
+use super::snapshot::kind;
 use super::{
     finite, nullable, GroupSlot, OutboxEntry, Store, StoreResult, COMPONENTS, PROBES, SERVICES,
 };
@@ -22,7 +25,50 @@ pub struct AlertChange {
     pub outbox: Vec<OutboxEntry>,
 }
 
+/// An instance's latest evaluation, kept in the run's snapshot rather than in its row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvaluatedValue {
+    pub alert_key: String,
+    pub value: f64,
+    pub at_ms: Option<f64>,
+}
+
+impl EvaluatedValue {
+    pub fn of(change: &AlertChange) -> EvaluatedValue {
+        EvaluatedValue {
+            alert_key: change.row.alert_key.clone(),
+            value: finite(change.row.state.last_value),
+            at_ms: change.row.state.last_eval_ms,
+        }
+    }
+}
+
 impl Store {
+    /// Every stored alert instance with its latest evaluation (from the snapshot when newer
+    /// than its row), as the APIs show it.
+    pub async fn alert_rows_evaluated(&self) -> StoreResult<Vec<AlertRow>> {
+        let (rows, values) = futures::join!(
+            self.alert_rows(),
+            self.snapshot::<Vec<EvaluatedValue>>(kind::ALERT_VALUES)
+        );
+        let values: BTreeMap<String, EvaluatedValue> = values?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.alert_key.clone(), v))
+            .collect();
+        let mut rows = rows?;
+        for row in &mut rows {
+            let Some(latest) = values.get(&row.alert_key) else {
+                continue;
+            };
+            if latest.at_ms > row.state.last_eval_ms {
+                row.state.last_value = latest.value;
+                row.state.last_eval_ms = latest.at_ms;
+            }
+        }
+        Ok(rows)
+    }
+
     /// Every stored alert instance (bounded by rules × services). Columns are
     /// aliased to `AlertState`'s field names so rows deserialize straight into it.
     pub async fn alert_rows(&self) -> StoreResult<Vec<AlertRow>> {
@@ -38,7 +84,8 @@ impl Store {
         .await
     }
 
-    /// Writes every change in one batch (one transaction): each state with compare-and-set on
+    /// Writes every change in one batch (one transaction), with every instance's latest
+    /// evaluation (`values`) as one snapshot row: each state with compare-and-set on
     /// `last_eval_ms`, and its history line and outbox rows only if that write won. `retired`
     /// rows (alerts whose rule is gone and that need no notification) are deleted. Returns, per
     /// change, whether this run's write won; a run that lost raced another and must not log.
@@ -48,6 +95,7 @@ impl Store {
         changes: &[AlertChange],
         retired: &[String],
         slots: &[GroupSlot],
+        values: &[EvaluatedValue],
     ) -> StoreResult<Vec<bool>> {
         let mut statements = Vec::new();
         let mut state_writes = Vec::with_capacity(changes.len());
@@ -73,6 +121,7 @@ impl Store {
         for slot in slots {
             statements.push(self.save_slot(slot)?);
         }
+        statements.push(self.put_snapshot(kind::ALERT_VALUES, &values, now_ms)?);
         let results = self.batch(statements).await?;
         state_writes
             .into_iter()
@@ -138,46 +187,19 @@ impl Store {
         ])
     }
 
-    /// Replaces the stored SLO summaries, and forgets those of probes no longer configured.
+    /// Replaces the stored SLO summaries (one snapshot row, whatever their number).
     pub async fn save_slo_reports(&self, now_ms: f64, reports: &[SloReport]) -> StoreResult<()> {
-        let probes: Vec<&str> = reports.iter().filter_map(|r| r.probe.as_deref()).collect();
-        let names = serde_json::to_string(&probes).unwrap_or_else(|_| "[]".into());
-        let mut statements = vec![self
-            .prepare(
-                "DELETE FROM slo_report WHERE slo LIKE 'probe:%'
-                   AND substr(slo, 7, instr(slo, '/') - 7) NOT IN (SELECT value FROM json_each(?1))",
-            )
-            .bind(&[names.into()])?];
-        for report in reports {
-            let json = serde_json::to_string(report)
-                .map_err(|e| super::StoreError(format!("SLO report does not serialize: {e}")))?;
-            statements.push(
-                self.prepare(
-                    "INSERT INTO slo_report (slo, report, updated_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (slo) DO UPDATE SET report = excluded.report,
-                       updated_ms = excluded.updated_ms",
-                )
-                .bind(&[slo_key(report).into(), json.into(), now_ms.into()])?,
-            );
-        }
-        self.batch(statements).await?;
+        let mut sorted: Vec<&SloReport> = reports.iter().collect();
+        sorted.sort_by_key(|r| slo_key(r));
+        self.put_snapshot(kind::SLO_REPORTS, &sorted, now_ms)?
+            .run()
+            .await?;
         Ok(())
     }
 
-    /// The stored SLO summaries; a row that no longer reads as a report is skipped.
+    /// The stored SLO summaries (none before the first cron run).
     pub async fn slo_reports(&self) -> StoreResult<Vec<SloReport>> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            report: String,
-        }
-        let rows: Vec<Row> = self
-            .prepare("SELECT report FROM slo_report ORDER BY slo LIMIT 1000")
-            .all()
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| serde_json::from_str(&r.report).ok())
-            .collect())
+        Ok(self.snapshot(kind::SLO_REPORTS).await?.unwrap_or_default())
     }
 
     /// Retention: running totals beyond the 30-day SLO window (plus a margin) but for one row
@@ -190,20 +212,21 @@ impl Store {
         // Daily rows stay for the status page's 90 days (and the base before the first).
         let daily_from = ((now_ms / DAY_MS).floor() - 90.0) * 1440.0;
         let [silences, maintenances] = self.trim_silences(now_ms)?;
-        self.batch(vec![
-            self.trim_totals(&SERVICES, minute_cutoff, daily_from)?,
-            self.trim_totals(&PROBES, minute_cutoff, daily_from)?,
-            self.trim_totals(&COMPONENTS, minute_cutoff, daily_from)?,
+        let mut statements = Vec::new();
+        for ledger in [&SERVICES, &PROBES, &COMPONENTS] {
+            statements.extend(self.trim_totals(ledger, minute_cutoff, daily_from)?);
+        }
+        statements.extend([
             silences,
             maintenances,
             self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
                 .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
-            self.prepare("DELETE FROM outbox WHERE dead_ms IS NOT NULL AND dead_ms < ?1")
+            self.prepare("DELETE FROM outbox WHERE delivered_ms IS NULL AND dead_ms IS NOT NULL AND dead_ms < ?1")
                 .bind(&[(now_ms - 30.0 * DAY_MS).into()])?,
             self.prepare("DELETE FROM notify_group WHERE slot_ms < ?1")
                 .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
-        ])
-        .await?;
+        ]);
+        self.batch(statements).await?;
         Ok(())
     }
 
@@ -240,7 +263,7 @@ impl Store {
     }
 }
 
-/// A report's row key: `{service}/{slo}`, or `probe:{probe}/{slo}`.
+/// A report's sort key: `{service}/{slo}`, or `probe:{probe}/{slo}`.
 fn slo_key(report: &SloReport) -> String {
     match &report.probe {
         Some(probe) => format!("probe:{probe}/{}", report.name.as_str()),

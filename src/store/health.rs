@@ -5,6 +5,7 @@ use wasm_bindgen::JsValue;
 use super::{Store, StoreResult, COMPONENTS, SERVICES};
 use vigil_core::alerting::window::WindowStats;
 use vigil_core::health::checks::CheckResult;
+use vigil_core::probes::ledger::Check;
 use vigil_core::records::{DependencyStatus, Heartbeat};
 
 impl Store {
@@ -134,24 +135,32 @@ impl Store {
         Ok(())
     }
 
-    /// Adds one check per component (`(ledger key, failed)`) to the components' running
-    /// totals: what the status page's daily bars of monitors and dependencies read.
+    /// Records one check per component (`(ledger key, failed)`) in the components' rated
+    /// ledger, given the minute of the previous run's checks: what the status page's daily
+    /// bars of monitors and dependencies read.
     pub async fn record_component_checks(
         &self,
         now_ms: f64,
+        previous_ms: Option<f64>,
         checks: &[(String, bool)],
     ) -> StoreResult<()> {
-        let minute = (now_ms / 60_000.0).floor() as i64;
-        let mut statements = Vec::with_capacity(checks.len() * 2);
-        for (key, failed) in checks {
-            let check = WindowStats {
-                probes: 1,
-                probes_failed: u64::from(*failed),
-                ..WindowStats::default()
-            };
-            statements.extend(self.add_to_totals(&COMPONENTS, key, minute, &check)?);
+        let minute_of = |ms: f64| (ms / 60_000.0).floor() as i64;
+        let checks: Vec<(String, Check)> = checks
+            .iter()
+            .map(|(key, failed)| {
+                let check = Check {
+                    minute: minute_of(now_ms),
+                    failed: *failed,
+                    previous: previous_ms.map(minute_of),
+                    every_minute: true,
+                };
+                (key.clone(), check)
+            })
+            .collect();
+        let statements = self.record_checks(&COMPONENTS, &checks).await?;
+        if !statements.is_empty() {
+            self.batch(statements).await?;
         }
-        self.batch(statements).await?;
         Ok(())
     }
 

@@ -10,12 +10,14 @@
 //! `vigil_store_rows_*_total` counters.
 
 mod alerts;
+mod checks;
 mod health;
 mod invocations;
 mod metrics;
 mod outbox;
 mod probes;
 mod silences;
+mod snapshot;
 mod windows;
 
 use std::cell::Cell;
@@ -30,8 +32,9 @@ use crate::telemetry::pipeline;
 use vigil_core::telemetry::metrics::BUCKETS;
 use vigil_core::telemetry::store_cost::Operation;
 
-pub use alerts::{AlertChange, HISTORY_RETENTION_MS};
+pub use alerts::{AlertChange, EvaluatedValue, HISTORY_RETENTION_MS};
 pub use outbox::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, GroupSlot, OutboxEntry};
+pub use probes::ProbeCheck;
 pub use silences::MAX_LIVE;
 pub use windows::{Ledger, COMPONENTS, PROBES, SERVICES};
 

@@ -1,22 +1,24 @@
 //! Probe states and check totals, and heartbeat pings.
 
+use std::collections::BTreeMap;
+
 use wasm_bindgen::JsValue;
 
-use super::{nullable, Store, StoreResult, PROBES};
-use vigil_core::alerting::window::WindowStats;
+use super::snapshot::kind;
+use super::{nullable, Statement, Store, StoreResult, PROBES};
 use vigil_core::probes::heartbeats::LastPing;
-use vigil_core::probes::state::{LastCheck, ProbeState, ProbeStatus};
+use vigil_core::probes::ledger::Check;
+use vigil_core::probes::state::{status_changed, LastCheck, ProbeState, ProbeStatus};
 use vigil_core::probes::verdict::CheckResult;
 use vigil_core::telemetry::counters::PROBES_DEFERRED;
 
-/// A stored `probe_state` row.
-#[derive(serde::Deserialize)]
-struct ProbeRow {
-    probe: String,
-    status: String,
+/// What a probe's every check changes: its consecutive counts, its last check and its running
+/// counts by result. Kept in the `probe_state` row when the status changes, and for every
+/// probe in one snapshot row per run.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Default)]
+struct Latest {
     failures: u32,
     successes: u32,
-    changed_ms: Option<f64>,
     last_run_ms: Option<f64>,
     last_result: Option<String>,
     last_reason: Option<String>,
@@ -27,89 +29,151 @@ struct ProbeRow {
     checks_fail: u64,
 }
 
-impl From<ProbeRow> for (String, ProbeState) {
-    fn from(row: ProbeRow) -> (String, ProbeState) {
-        let last = match (row.last_run_ms, row.last_result.as_deref()) {
+/// A stored `probe_state` row: the status, written when it changes.
+#[derive(serde::Deserialize)]
+struct ProbeRow {
+    probe: String,
+    status: String,
+    changed_ms: Option<f64>,
+    #[serde(flatten)]
+    latest: Latest,
+}
+
+impl Latest {
+    fn of(state: &ProbeState) -> Latest {
+        let last = state.last.as_ref();
+        Latest {
+            failures: state.failures,
+            successes: state.successes,
+            last_run_ms: last.map(|l| l.at_ms),
+            last_result: last.map(|l| l.result.as_str().to_string()),
+            last_reason: last.and_then(|l| l.reason.clone()),
+            last_duration_ms: last.map(|l| l.duration_ms),
+            last_http_status: last.and_then(|l| l.http_status),
+            checks_pass: state.checks[0],
+            checks_slow: state.checks[1],
+            checks_fail: state.checks[2],
+        }
+    }
+
+    fn into_state(self, status: ProbeStatus, changed_ms: Option<f64>) -> ProbeState {
+        let last = match (self.last_run_ms, self.last_result.as_deref()) {
             (Some(at_ms), Some(result)) => CheckResult::parse(result).map(|result| LastCheck {
                 at_ms,
                 result,
-                reason: row.last_reason,
-                duration_ms: row.last_duration_ms.unwrap_or(0.0),
-                http_status: row.last_http_status,
+                reason: self.last_reason,
+                duration_ms: self.last_duration_ms.unwrap_or(0.0),
+                http_status: self.last_http_status,
             }),
             _ => None,
         };
-        let state = ProbeState {
-            status: ProbeStatus::parse(&row.status),
-            failures: row.failures,
-            successes: row.successes,
-            changed_ms: row.changed_ms,
+        ProbeState {
+            status,
+            failures: self.failures,
+            successes: self.successes,
+            changed_ms,
             last,
-            checks: [row.checks_pass, row.checks_slow, row.checks_fail],
-        };
-        (row.probe, state)
+            checks: [self.checks_pass, self.checks_slow, self.checks_fail],
+        }
     }
 }
 
+/// One probe checked by a cron run.
+pub struct ProbeCheck<'a> {
+    pub probe: &'a str,
+    pub previous: &'a ProbeState,
+    pub next: &'a ProbeState,
+    pub every_minute: bool,
+}
+
 impl Store {
-    /// Every probe's stored state (bounded by the probe cap).
+    /// Every probe's state: its status row, with the newer of the row's and the snapshot's
+    /// last check (bounded by the probe cap).
     pub async fn probe_states(&self) -> StoreResult<Vec<(String, ProbeState)>> {
-        let rows: Vec<ProbeRow> = self
-            .prepare("SELECT * FROM probe_state ORDER BY probe LIMIT 1000")
-            .all()
-            .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let (rows, snapshot) = futures::join!(
+            self.prepare("SELECT * FROM probe_state ORDER BY probe LIMIT 1000")
+                .all::<ProbeRow>(),
+            self.snapshot::<BTreeMap<String, Latest>>(kind::PROBE_CHECKS)
+        );
+        let mut latest = snapshot?.unwrap_or_default();
+        let mut states: BTreeMap<String, ProbeState> = BTreeMap::new();
+        for row in rows? {
+            let newer = latest
+                .remove(&row.probe)
+                .filter(|l| l.last_run_ms >= row.latest.last_run_ms)
+                .unwrap_or(row.latest);
+            let status = ProbeStatus::parse(&row.status);
+            states.insert(row.probe, newer.into_state(status, row.changed_ms));
+        }
+        for (probe, l) in latest {
+            states.insert(probe, l.into_state(ProbeStatus::Unknown, None));
+        }
+        Ok(states.into_iter().collect())
     }
 
-    /// Stores the probes checked this run (their new states, and one check each in their
-    /// minute's running totals) and counts the deferred ones, in one batch.
+    /// Stores a run's probe checks in one batch: a probe's status row when its status
+    /// changed, each check in the rated ledger (rows only when the pattern breaks), every
+    /// probe's latest state (`all`) as one snapshot row, and the deferred checks.
     pub async fn save_probe_checks(
         &self,
-        checked: &[(String, ProbeState)],
+        now_ms: f64,
+        checked: &[ProbeCheck<'_>],
+        all: &BTreeMap<String, ProbeState>,
         deferred: u64,
     ) -> StoreResult<()> {
-        let mut statements = Vec::with_capacity(checked.len() * 3 + 1);
-        for (probe, state) in checked {
-            let Some(last) = &state.last else {
+        let mut statements = Vec::with_capacity(checked.len() + 3);
+        let mut checks = Vec::with_capacity(checked.len());
+        for c in checked {
+            let Some(last) = &c.next.last else {
                 continue;
             };
-            let values: Vec<JsValue> = vec![
-                probe.as_str().into(),
-                state.status.as_str().into(),
-                state.failures.into(),
-                state.successes.into(),
-                nullable(state.changed_ms),
-                last.at_ms.into(),
-                last.result.as_str().into(),
-                last.reason.as_deref().map_or(JsValue::NULL, JsValue::from),
-                last.duration_ms.into(),
-                last.http_status.map_or(JsValue::NULL, JsValue::from),
-                (state.checks[0] as f64).into(),
-                (state.checks[1] as f64).into(),
-                (state.checks[2] as f64).into(),
-            ];
-            statements.push(
-                self.prepare(
-                    "INSERT OR REPLACE INTO probe_state (probe, status, failures, successes,
-                       changed_ms, last_run_ms, last_result, last_reason, last_duration_ms,
-                       last_http_status, checks_pass, checks_slow, checks_fail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .bind(&values)?,
-            );
-            let delta = WindowStats {
-                probes: 1,
-                probes_failed: u64::from(!last.result.succeeded()),
-                ..WindowStats::default()
+            if status_changed(c.previous, c.next) {
+                statements.push(self.save_probe_state(c.probe, c.next)?);
+            }
+            let minute_of = |ms: f64| (ms / 60_000.0).floor() as i64;
+            let check = Check {
+                minute: minute_of(last.at_ms),
+                failed: !last.result.succeeded(),
+                previous: c.previous.last.as_ref().map(|l| minute_of(l.at_ms)),
+                every_minute: c.every_minute,
             };
-            let minute = (last.at_ms / 60_000.0).floor() as i64;
-            statements.extend(self.add_to_totals(&PROBES, probe, minute, &delta)?);
+            checks.push((c.probe.to_string(), check));
         }
+        statements.extend(self.record_checks(&PROBES, &checks).await?);
+        let latest: BTreeMap<&String, Latest> =
+            all.iter().map(|(name, s)| (name, Latest::of(s))).collect();
+        statements.push(self.put_snapshot(kind::PROBE_CHECKS, &latest, now_ms)?);
         if deferred > 0 {
             statements.push(self.increment_counter(PROBES_DEFERRED, deferred)?);
         }
         self.batch(statements).await?;
         Ok(())
+    }
+
+    fn save_probe_state(&self, probe: &str, state: &ProbeState) -> StoreResult<Statement<'_>> {
+        let l = Latest::of(state);
+        let text = |v: Option<String>| v.map_or(JsValue::NULL, JsValue::from);
+        self.prepare(
+            "INSERT OR REPLACE INTO probe_state (probe, status, failures, successes,
+               changed_ms, last_run_ms, last_result, last_reason, last_duration_ms,
+               last_http_status, checks_pass, checks_slow, checks_fail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .bind(&[
+            probe.into(),
+            state.status.as_str().into(),
+            l.failures.into(),
+            l.successes.into(),
+            nullable(state.changed_ms),
+            nullable(l.last_run_ms),
+            text(l.last_result),
+            text(l.last_reason),
+            nullable(l.last_duration_ms),
+            l.last_http_status.map_or(JsValue::NULL, JsValue::from),
+            (l.checks_pass as f64).into(),
+            (l.checks_slow as f64).into(),
+            (l.checks_fail as f64).into(),
+        ])
     }
 
     /// Records a monitor's ping (a failure report when `failed`).

@@ -14,11 +14,19 @@ use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::records::BucketColumns;
 use vigil_core::telemetry::metrics::BUCKETS;
 
+/// How far back before a retention bound housekeeping looks: the hourly runs delete what
+/// crossed the bound since the last one, so a week covers a week of missed runs. Rows older
+/// than that (housekeeping down for longer) are kept, which costs space, never correctness.
+const TRIM_LOOKBACK_MINUTES: i64 = 7 * 1440;
+
 /// A table of running totals: its name, the column naming the subject, and the counts it holds.
 pub struct Ledger {
-    table: &'static str,
-    key: &'static str,
+    pub(super) table: &'static str,
+    pub(super) key: &'static str,
     columns: &'static str,
+    /// Check ledgers: each row also holds what every later minute adds (`rate_probes`,
+    /// `rate_failed`), and rows are written when that changes (see `probes::ledger`).
+    rated: bool,
 }
 
 /// Services: requests, latency buckets, self-probes and tailed invocations.
@@ -27,6 +35,7 @@ pub const SERVICES: Ledger = Ledger {
     key: "service",
     columns: "requests, errors, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, \
         probes, probes_failed, invocations, invocations_crashed, other_events, other_failures",
+    rated: false,
 };
 
 /// Probes: their checks, and the failed ones.
@@ -34,6 +43,7 @@ pub const PROBES: Ledger = Ledger {
     table: "probe_cumulative",
     key: "probe",
     columns: "probes, probes_failed",
+    rated: true,
 };
 
 /// Status-page components without a ledger of their own: public heartbeat monitors and the
@@ -42,11 +52,46 @@ pub const COMPONENTS: Ledger = Ledger {
     table: "component_cumulative",
     key: "component",
     columns: "probes, probes_failed",
+    rated: true,
 };
 
 impl Ledger {
     fn columns(&self) -> impl Iterator<Item = &'static str> {
         self.columns.split(',').map(str::trim)
+    }
+
+    /// A statement's `values`, with the last minute checked (`?3`) for a rated ledger (`None`:
+    /// the cron's last run).
+    fn values(&self, mut values: Vec<JsValue>, checked_through: Option<i64>) -> Vec<JsValue> {
+        if self.rated {
+            values.push(checked_through.map_or(JsValue::NULL, |m| JsValue::from(m as f64)));
+        }
+        values
+    }
+
+    /// The select list of row `c`'s totals at the end of minute `point` (an SQL expression),
+    /// named as the columns. A rated ledger adds its rate for the minutes since the row, up to
+    /// the last minute checked: `?3` when bound, else the cron's last run (a stopped cron
+    /// checks nothing, and must not look like passing checks).
+    fn totals_at_point(&self, point: &str) -> String {
+        let through = format!(
+            "MIN({point}, COALESCE(?3, (SELECT CAST(last_run_ms / 60000 AS INTEGER) \
+             FROM cron_heartbeat WHERE job = 'minute'), {point}))"
+        );
+        self.columns()
+            .map(|col| match (self.rated, col) {
+                (true, "probes" | "probes_failed") => {
+                    let rate = if col == "probes" {
+                        "rate_probes"
+                    } else {
+                        "rate_failed"
+                    };
+                    format!("c.{col} + c.{rate} * MAX(0, {through} - c.minute) AS {col}")
+                }
+                _ => format!("c.{col}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -117,6 +162,7 @@ impl Store {
             table,
             key,
             columns,
+            ..
         } = ledger;
         let carried = ledger
             .columns()
@@ -156,20 +202,47 @@ impl Store {
     /// Retention: deletes `ledger`'s rows before `minute`, except the last row of each day
     /// since `daily_from` (the status page's daily bars subtract them) and each subject's
     /// newest row before that, the base every older window subtracts.
+    ///
+    /// Each statement seeks: it walks the subjects one key seek at a time and reads only the
+    /// rows in the last [`TRIM_LOOKBACK_MINUTES`] before each bound (what earlier runs left:
+    /// the new rows to delete plus a few kept daily rows), never the history it keeps.
     pub(super) fn trim_totals(
         &self,
         ledger: &Ledger,
         minute: f64,
         daily_from: f64,
-    ) -> StoreResult<Statement<'_>> {
+    ) -> StoreResult<[Statement<'_>; 2]> {
+        Ok([
+            self.trim_range(ledger, minute, daily_from)?,
+            self.trim_range(ledger, daily_from.min(minute), daily_from)?,
+        ])
+    }
+
+    /// Deletes `ledger`'s rows in the lookback before `end` that a later row of the same
+    /// subject makes redundant (see [`Store::trim_totals`]).
+    fn trim_range(&self, ledger: &Ledger, end: f64, daily_from: f64) -> StoreResult<Statement<'_>> {
         let Ledger { table, key, .. } = ledger;
+        // `subjects` is a loose index scan (one seek per subject); a plain DISTINCT would read
+        // every row of the table.
         self.prepare(format!(
-            "DELETE FROM {table} WHERE minute < ?1 AND minute < (
-               SELECT MAX(c.minute) FROM {table} c
-               WHERE c.{key} = {table}.{key}
-                 AND c.minute < MAX(?2, ({table}.minute / 1440 + 1) * 1440))"
+            "WITH RECURSIVE subjects(s) AS (
+               SELECT MIN({key}) FROM {table}
+               UNION ALL
+               SELECT (SELECT MIN({key}) FROM {table} WHERE {key} > subjects.s)
+               FROM subjects WHERE subjects.s IS NOT NULL
+             )
+             DELETE FROM {table} WHERE ({key}, minute) IN (
+               SELECT c.{key}, c.minute FROM subjects CROSS JOIN {table} AS c
+                 ON c.{key} = subjects.s AND c.minute >= ?1 - ?3 AND c.minute < ?1
+               WHERE c.minute < (
+                 SELECT MAX(d.minute) FROM {table} AS d
+                 WHERE d.{key} = c.{key} AND d.minute < MAX(?2, (c.minute / 1440 + 1) * 1440)))"
         ))
-        .bind(&[minute.into(), daily_from.into()])
+        .bind(&[
+            end.into(),
+            daily_from.into(),
+            (TRIM_LOOKBACK_MINUTES as f64).into(),
+        ])
     }
 
     /// Each subject's running totals at each of `minutes`, in one statement (two row seeks per
@@ -179,6 +252,7 @@ impl Store {
         ledger: &Ledger,
         subjects: &[String],
         minutes: &[i64],
+        checked_through: Option<i64>,
     ) -> StoreResult<BTreeMap<String, BTreeMap<i64, WindowStats>>> {
         #[derive(serde::Deserialize)]
         struct AtPoint {
@@ -190,11 +264,7 @@ impl Store {
             return Ok(BTreeMap::new());
         }
         let Ledger { table, key, .. } = ledger;
-        let columns = ledger
-            .columns()
-            .map(|c| format!("c.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = ledger.totals_at_point("p.value");
         let names = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
         let points = serde_json::to_string(minutes).unwrap_or_else(|_| "[]".into());
         // CROSS JOIN fixes the loop order: with a plain JOIN, SQLite put `c` before the
@@ -207,7 +277,7 @@ impl Store {
                  CROSS JOIN {table} AS c ON c.{key} = s.value AND c.minute = (
                    SELECT MAX(minute) FROM {table} WHERE {key} = s.value AND minute <= p.value)"
             ))
-            .bind(&[names.into(), points.into()])?
+            .bind(&ledger.values(vec![names.into(), points.into()], checked_through))?
             .all()
             .await?;
         let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
@@ -309,11 +379,7 @@ impl Store {
         minute: i64,
     ) -> StoreResult<Statement<'_>> {
         let Ledger { table, key, .. } = ledger;
-        let columns = ledger
-            .columns()
-            .map(|c| format!("c.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = ledger.totals_at_point("?1");
         let names = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
         self.prepare(format!(
             "SELECT c.{key} AS subject, {columns} FROM json_each(?2) AS s
@@ -321,7 +387,7 @@ impl Store {
                SELECT MAX(minute) FROM {table}
                WHERE {key} = s.value AND minute <= ?1)"
         ))
-        .bind(&[(minute as f64).into(), names.into()])
+        .bind(&ledger.values(vec![(minute as f64).into(), names.into()], Some(minute)))
     }
 }
 

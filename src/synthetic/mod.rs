@@ -13,7 +13,7 @@ use serde_json::{json, Map};
 use worker::Env;
 
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::{ProbeCheck, Store, StoreError};
 use crate::telemetry::log::{error_field, Level, Logger};
 use check::{check, Checked};
 use vigil_core::probes::schedule::schedule;
@@ -24,6 +24,9 @@ use vigil_core::probes::verdict::{judge, CheckResult};
 /// Connections a Worker invocation may hold open at once; more would queue inside the runtime
 /// and eat into each probe's timeout.
 const CONCURRENT_CHECKS: usize = 6;
+
+/// A probe checked at least this often is checked in every minute's cron run.
+const MINUTE_MS: u64 = 60_000;
 
 /// What the probe step leaves for the rest of the run.
 pub struct ProbeRun {
@@ -62,7 +65,7 @@ pub async fn run_due(
         .collect()
         .await;
     let mut deferred = plan.deferred.len() as u64;
-    let mut checked = Vec::with_capacity(results.len());
+    let mut checked: Vec<(&ProbeSpec, ProbeState)> = Vec::with_capacity(results.len());
     for (spec, result) in results {
         let Checked::Done {
             observed,
@@ -78,8 +81,8 @@ pub async fn run_due(
         let previous = states.get(&spec.name).cloned().unwrap_or_default();
         let next = advance(&previous, spec, last);
         log_check(logger, &spec.name, &previous, &next);
-        states.insert(spec.name.clone(), next.clone());
-        checked.push((spec.name.clone(), next));
+        states.insert(spec.name.clone(), next);
+        checked.push((spec, previous));
     }
     if deferred > 0 {
         let mut fields = Map::new();
@@ -90,7 +93,10 @@ pub async fn run_due(
         );
         logger.emit(Level::Info, "probes deferred to the next run", fields);
     }
-    store.save_probe_checks(&checked, deferred).await?;
+    let saved = probe_checks(&checked, &states);
+    store
+        .save_probe_checks(now_ms, &saved, &states, deferred)
+        .await?;
     let statuses = config
         .probes
         .iter()
@@ -101,8 +107,26 @@ pub async fn run_due(
         .collect();
     Ok(ProbeRun {
         statuses,
-        subrequests: checked.len() as u32 + (hops_available - spare.get()),
+        subrequests: saved.len() as u32 + (hops_available - spare.get()),
     })
+}
+
+/// What the run stores of each probe it checked: its state before and after.
+fn probe_checks<'a>(
+    checked: &'a [(&'a ProbeSpec, ProbeState)],
+    states: &'a BTreeMap<String, ProbeState>,
+) -> Vec<ProbeCheck<'a>> {
+    checked
+        .iter()
+        .filter_map(|(spec, previous)| {
+            Some(ProbeCheck {
+                probe: &spec.name,
+                previous,
+                next: states.get(&spec.name)?,
+                every_minute: spec.interval_ms <= MINUTE_MS,
+            })
+        })
+        .collect()
 }
 
 /// A failed check is a warning with its reason; a status change says from what to what.

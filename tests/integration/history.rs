@@ -5,11 +5,15 @@ use crate::harness::{now_ms, project_dir, Options, Worker};
 
 crate::tests!(
     a_cron_run_reads_a_few_dozen_rows_with_thirty_days_of_history,
+    housekeeping_reads_what_it_deletes_not_the_history_it_keeps,
     the_upgrade_turns_minute_rollups_into_running_totals,
 );
 
 const MINUTE: u64 = 60_000;
+const HOUR: u64 = 60 * MINUTE;
+const DAY_MINUTES: u64 = 1440;
 const CRON_READS: &str = r#"vigil_store_rows_read_total{operation="cron"}"#;
+const HOUSEKEEPING_READS: &str = r#"vigil_store_rows_read_total{operation="housekeeping"}"#;
 
 fn a_cron_run_reads_a_few_dozen_rows_with_thirty_days_of_history() {
     let worker = Worker::start(Options::default());
@@ -42,6 +46,99 @@ fn a_cron_run_reads_a_few_dozen_rows_with_thirty_days_of_history() {
     assert!(
         budget.is_some_and(|b| b < 0.0),
         "1% errors overspend a 99.9% objective: {budget:?}"
+    );
+}
+
+/// Adds one `probe_cumulative` row per minute of `minutes` for `probe`.
+fn seed_probe_minutes(worker: &Worker, probe: &str, minutes: std::ops::Range<u64>) {
+    worker.d1(&format!(
+        "WITH RECURSIVE m(x) AS (SELECT {start} UNION ALL SELECT x + 1 FROM m WHERE x < {last})
+         INSERT INTO probe_cumulative (probe, minute, probes, probes_failed)
+         SELECT '{probe}', x, x, 0 FROM m",
+        start = minutes.start,
+        last = minutes.end - 1,
+    ));
+}
+
+/// Runs housekeeping (the cron at minute 0 of an hour) and returns the rows it read, recorded
+/// by the run a minute later.
+fn housekeeping_reads(worker: &Worker, hour_ms: u64) -> f64 {
+    let before = worker.get("/metrics").sample(HOUSEKEEPING_READS);
+    worker.run_cron(hour_ms);
+    worker.run_cron(hour_ms + MINUTE);
+    let after = worker.get("/metrics").sample(HOUSEKEEPING_READS);
+    after.unwrap_or(0.0) - before.unwrap_or(0.0)
+}
+
+fn housekeeping_reads_what_it_deletes_not_the_history_it_keeps() {
+    let worker = Worker::start(Options {
+        vars: vec![("METRICS_FLUSH_SECONDS", "0".into())],
+        ..Options::default()
+    });
+    // Every run is in the past, on hour boundaries (housekeeping runs at minute 0).
+    let first = (now_ms() / HOUR - 3) * HOUR;
+    let first_minute = first / MINUTE;
+    seed_probe_minutes(&worker, "api", first_minute - DAY_MINUTES..first_minute);
+    let one_day = housekeeping_reads(&worker, first);
+    seed_probe_minutes(
+        &worker,
+        "api",
+        first_minute - 30 * DAY_MINUTES..first_minute - DAY_MINUTES,
+    );
+    let thirty_days = housekeeping_reads(&worker, first + HOUR);
+    assert!(
+        one_day > 0.0 && thirty_days <= one_day * 1.1,
+        "housekeeping read {one_day} rows at 1 day of history, {thirty_days} at 30 days"
+    );
+
+    // Rows around both retention bounds: minute rows across the 35-day cutoff, and a few
+    // daily rows before the 90 days the status page keeps.
+    let at = first + 2 * HOUR;
+    let cutoff = (at - 35 * DAY_MINUTES * MINUTE) / MINUTE;
+    let daily_from = (at / (DAY_MINUTES * MINUTE) - 90) * DAY_MINUTES;
+    seed_probe_minutes(
+        &worker,
+        "edge",
+        cutoff - 2 * DAY_MINUTES..cutoff + DAY_MINUTES,
+    );
+    let old_days = [
+        daily_from - 3 * DAY_MINUTES + 5,
+        daily_from - 2 * DAY_MINUTES,
+        daily_from - 100,
+    ];
+    for minute in old_days {
+        worker.d1(&format!(
+            "INSERT INTO probe_cumulative (probe, minute, probes, probes_failed)
+             VALUES ('edge', {minute}, 1, 0)"
+        ));
+    }
+    let seeded: Vec<u64> = old_days
+        .into_iter()
+        .chain(cutoff - 2 * DAY_MINUTES..cutoff + DAY_MINUTES)
+        .collect();
+    worker.run_cron(at);
+    // A row before the cutoff stays only if no later row of its own day (of the days before
+    // `daily_from`, taken as one) makes it redundant.
+    let mut expected: Vec<u64> = seeded
+        .iter()
+        .copied()
+        .filter(|&m| {
+            let day_end = daily_from.max((m / DAY_MINUTES + 1) * DAY_MINUTES);
+            m >= cutoff || !seeded.iter().any(|&later| later > m && later < day_end)
+        })
+        .collect();
+    expected.sort_unstable();
+    let kept: Vec<u64> = worker
+        .d1("SELECT minute FROM probe_cumulative WHERE probe = 'edge' ORDER BY minute")
+        .iter()
+        .filter_map(|r| r["minute"].as_u64())
+        .collect();
+    assert_eq!(kept.len(), expected.len(), "kept {kept:?}");
+    assert_eq!(kept, expected);
+    assert_eq!(
+        kept.iter().filter(|&&m| m >= cutoff).count() as u64,
+        DAY_MINUTES,
+        "nothing younger than the retention is deleted"
     );
 }
 

@@ -25,6 +25,7 @@ mod metrics;
 mod notifications;
 mod probes;
 mod prometheus_stack;
+mod quiet_runs;
 mod receiver;
 mod reply;
 mod routing;
@@ -74,6 +75,7 @@ fn main() {
         history::all(),
         cron::all(),
         alerting::all(),
+        quiet_runs::all(),
         notifications::all(),
         delivery_order::all(),
         routing::all(),

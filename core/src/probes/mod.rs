@@ -4,6 +4,7 @@
 //! here; the shell only sends the requests and stores the states.
 
 pub mod heartbeats;
+pub mod ledger;
 pub mod schedule;
 pub mod spec;
 pub mod state;

@@ -96,6 +96,12 @@ pub fn advance(prev: &ProbeState, spec: &ProbeSpec, check: LastCheck) -> ProbeSt
     next
 }
 
+/// Whether a check changed what the probe's status row holds (its status, and since when):
+/// only then is the row written.
+pub fn status_changed(previous: &ProbeState, next: &ProbeState) -> bool {
+    previous.status != next.status || previous.changed_ms != next.changed_ms
+}
+
 impl LastCheck {
     pub fn new(at_ms: f64, verdict: Verdict, duration_ms: f64, http_status: Option<u16>) -> Self {
         LastCheck {

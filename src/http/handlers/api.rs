@@ -31,7 +31,7 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
     let read = async {
         let store = req.store()?;
         let (states, backlog, history, silences, maintenances) = futures::join!(
-            store.alert_rows(),
+            store.alert_rows_evaluated(),
             store.outbox_backlog(),
             store.recent_history(50),
             store.silences(started),

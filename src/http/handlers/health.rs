@@ -104,7 +104,7 @@ async fn stored_diagnostics(
     let (applied, heartbeat, alerts, slos, backlog) = futures::join!(
         store.applied_migrations(),
         store.read_heartbeat(cron::JOB),
-        store.alert_rows(),
+        store.alert_rows_evaluated(),
         store.slo_reports(),
         store.outbox_backlog()
     );
