@@ -97,7 +97,7 @@ pub async fn run(
         BTreeMap::new()
     } else {
         store
-            .load_windows(&PROBES, &probes, now_ms, &needed)
+            .load_check_windows(&PROBES, &probes, now_ms, &needed)
             .await?
     };
     if config.maintenance_in_slos == MaintenanceInSlos::Excluded {

@@ -4,7 +4,21 @@
 use std::collections::BTreeMap;
 
 use super::{Ledger, Statement, Store, StoreResult};
-use vigil_core::probes::ledger::{rows_for_check, Check, Checks, LedgerRow};
+use vigil_core::alerting::window::{WindowStats, Windows};
+use vigil_core::probes::ledger::{rows_for_check, totals_from_newest, Check, Checks, LedgerRow};
+
+/// Newest rows read per subject for its windows. A probe with a blip a day (two rows) finds
+/// every alert window in them and reads only its 30-day start by point; a denser history (one
+/// row per minute, as versions before the rated ledger wrote) reads its window starts by point.
+const NEWEST_ROWS: usize = 8;
+
+fn stats(checks: Checks) -> WindowStats {
+    WindowStats {
+        probes: checks.checks,
+        probes_failed: checks.failed,
+        ..WindowStats::default()
+    }
+}
 
 impl Store {
     /// The statements that record `checks` (`(subject, check)`) in `ledger`, after reading each
@@ -18,7 +32,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let subjects: Vec<&str> = checks.iter().map(|(s, _)| s.as_str()).collect();
-        let mut latest = self.latest_rows(ledger, &subjects).await?;
+        let mut latest: BTreeMap<String, LedgerRow> = self
+            .newest_rows(ledger, &subjects, i64::MAX / 2, 1)
+            .await?
+            .into_iter()
+            .filter_map(|(subject, rows)| Some((subject, *rows.first()?)))
+            .collect();
         let mut statements = Vec::new();
         for (subject, check) in checks {
             for row in rows_for_check(latest.get(subject), check) {
@@ -31,12 +50,15 @@ impl Store {
         Ok(statements)
     }
 
-    /// Each subject's newest row.
-    async fn latest_rows(
+    /// Each subject's newest rows up to `through` (at most `limit`, newest first), in one
+    /// statement: a key seek per row.
+    async fn newest_rows(
         &self,
         ledger: &Ledger,
         subjects: &[&str],
-    ) -> StoreResult<BTreeMap<String, LedgerRow>> {
+        through: i64,
+        limit: usize,
+    ) -> StoreResult<BTreeMap<String, Vec<LedgerRow>>> {
         #[derive(serde::Deserialize)]
         struct Row {
             subject: String,
@@ -53,26 +75,81 @@ impl Store {
                 "SELECT c.{key} AS subject, c.minute, c.probes, c.probes_failed, c.rate_probes,
                         c.rate_failed
                  FROM json_each(?1) AS s CROSS JOIN {table} AS c ON c.{key} = s.value
-                   AND c.minute = (SELECT MAX(minute) FROM {table} WHERE {key} = s.value)"
+                   AND c.minute IN (SELECT minute FROM {table} WHERE {key} = s.value
+                                    AND minute <= ?2 ORDER BY minute DESC LIMIT ?3)"
             ))
-            .bind(&[names.into()])?
+            .bind(&[names.into(), (through as f64).into(), (limit as f64).into()])?
             .all()
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let row = LedgerRow {
-                    minute: r.minute,
-                    totals: Checks {
-                        checks: r.probes,
-                        failed: r.probes_failed,
-                    },
-                    per_minute: Checks {
-                        checks: r.rate_probes,
-                        failed: r.rate_failed,
-                    },
+        let mut newest: BTreeMap<String, Vec<LedgerRow>> = BTreeMap::new();
+        for r in rows {
+            let row = LedgerRow {
+                minute: r.minute,
+                totals: Checks {
+                    checks: r.probes,
+                    failed: r.probes_failed,
+                },
+                per_minute: Checks {
+                    checks: r.rate_probes,
+                    failed: r.rate_failed,
+                },
+            };
+            newest.entry(r.subject).or_default().push(row);
+        }
+        for rows in newest.values_mut() {
+            rows.sort_by_key(|r| std::cmp::Reverse(r.minute));
+        }
+        Ok(newest)
+    }
+
+    /// Each subject's checks over each window ending at `now_ms`, from its newest rows (one
+    /// statement): a subject whose result seldom changes has a few rows in 30 days, so every
+    /// window costs it nothing more. Window starts beyond those rows are read by point.
+    pub async fn load_check_windows(
+        &self,
+        ledger: &Ledger,
+        subjects: &[String],
+        now_ms: f64,
+        windows_ms: &[u64],
+    ) -> StoreResult<BTreeMap<String, Windows>> {
+        let now = (now_ms / 60_000.0).floor() as i64;
+        let starts: Vec<i64> = windows_ms
+            .iter()
+            .map(|&w| now - (w / 60_000).max(1) as i64)
+            .collect();
+        let names: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        let newest = self.newest_rows(ledger, &names, now, NEWEST_ROWS).await?;
+        let none = Vec::new();
+        let at = |subject: &str, minute: i64| {
+            let rows = newest.get(subject).unwrap_or(&none);
+            totals_from_newest(rows, minute, rows.len() < NEWEST_ROWS)
+        };
+        let missing: Vec<String> = subjects
+            .iter()
+            .filter(|s| starts.iter().any(|&m| at(s, m).is_none()))
+            .cloned()
+            .collect();
+        let read = self
+            .totals_at_minutes(ledger, &missing, &starts, Some(now))
+            .await?;
+        Ok(subjects
+            .iter()
+            .map(|subject| {
+                let totals = |minute: i64| match at(subject, minute) {
+                    Some(checks) => stats(checks),
+                    None => read
+                        .get(subject)
+                        .and_then(|m| m.get(&minute))
+                        .cloned()
+                        .unwrap_or_default(),
                 };
-                (r.subject, row)
+                let end = totals(now);
+                let windows = windows_ms
+                    .iter()
+                    .zip(&starts)
+                    .map(|(&window, &start)| (window, end.since(&totals(start))))
+                    .collect();
+                (subject.clone(), windows)
             })
             .collect())
     }

@@ -126,6 +126,17 @@ pub fn rows_for_check(latest: Option<&LedgerRow>, check: &Check) -> Vec<LedgerRo
     rows
 }
 
+/// The totals at the end of `minute` from a subject's newest rows (newest first). `None` when
+/// the rows do not reach back to `minute` and are not all the subject has (`complete`): the
+/// caller then reads that minute's row itself.
+pub fn totals_from_newest(newest: &[LedgerRow], minute: i64, complete: bool) -> Option<Checks> {
+    match newest.iter().find(|row| row.minute <= minute) {
+        Some(row) => Some(row.totals_at(minute)),
+        None if complete => Some(Checks::NONE),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +279,44 @@ mod tests {
                 failed: 1
             }
         );
+    }
+
+    #[test]
+    fn windows_come_from_the_newest_rows_or_ask_for_a_read() {
+        let rows = [
+            LedgerRow {
+                minute: 20,
+                totals: Checks {
+                    checks: 11,
+                    failed: 7,
+                },
+                per_minute: Checks::one(false),
+            },
+            LedgerRow {
+                minute: 10,
+                totals: Checks {
+                    checks: 1,
+                    failed: 0,
+                },
+                per_minute: Checks::one(true),
+            },
+        ];
+        assert_eq!(
+            totals_from_newest(&rows, 25, false),
+            Some(Checks {
+                checks: 16,
+                failed: 7
+            })
+        );
+        assert_eq!(
+            totals_from_newest(&rows, 15, false),
+            Some(Checks {
+                checks: 6,
+                failed: 5
+            })
+        );
+        assert_eq!(totals_from_newest(&rows, 5, true), Some(Checks::NONE));
+        assert_eq!(totals_from_newest(&rows, 5, false), None);
     }
 
     #[test]
