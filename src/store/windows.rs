@@ -149,8 +149,9 @@ impl From<Totals> for WindowStats {
 
 impl Store {
     /// The two statements that add `delta` to `subject`'s running totals in `ledger` from
-    /// `minute` on: the first creates the minute's row from the latest earlier one, the second
-    /// adds.
+    /// `minute` on: the first creates the minute's row from the latest earlier one plus
+    /// `delta` (or adds to the row that exists: one row written either way), the second adds
+    /// to later rows, which exist only when a flush arrives late.
     pub(super) fn add_to_totals(
         &self,
         ledger: &Ledger,
@@ -164,11 +165,22 @@ impl Store {
             columns,
             ..
         } = ledger;
-        let carried = ledger
-            .columns()
-            .map(|c| format!("COALESCE(p.{c}, 0)"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let each = |template: &dyn Fn(&str, usize) -> String| {
+            ledger
+                .columns()
+                .enumerate()
+                .map(|(i, c)| template(c, i + 3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let carried = each(&|c, i| format!("COALESCE(p.{c}, 0) + ?{i}"));
+        let added = each(&|c, i| format!("{c} = {table}.{c} + ?{i}"));
+        let mut values: Vec<JsValue> = vec![subject.into(), (minute as f64).into()];
+        values.extend(
+            ledger
+                .columns()
+                .map(|c| JsValue::from(column_value(delta, c) as f64)),
+        );
         let create = self
             .prepare(format!(
                 "INSERT INTO {table} ({key}, minute, {columns})
@@ -176,27 +188,15 @@ impl Store {
                    SELECT {columns} FROM {table}
                    WHERE {key} = ?1 AND minute < ?2 ORDER BY minute DESC LIMIT 1
                  ) AS p ON 1
-                 WHERE 1 ON CONFLICT ({key}, minute) DO NOTHING"
-            ))
-            .bind(&[subject.into(), (minute as f64).into()])?;
-        let adds = ledger
-            .columns()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = {c} + ?{}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut values: Vec<JsValue> = vec![subject.into(), (minute as f64).into()];
-        values.extend(
-            ledger
-                .columns()
-                .map(|c| JsValue::from(column_value(delta, c) as f64)),
-        );
-        let add = self
-            .prepare(format!(
-                "UPDATE {table} SET {adds} WHERE {key} = ?1 AND minute >= ?2"
+                 WHERE 1 ON CONFLICT ({key}, minute) DO UPDATE SET {added}"
             ))
             .bind(&values)?;
-        Ok([create, add])
+        let later = self
+            .prepare(format!(
+                "UPDATE {table} SET {added} WHERE {key} = ?1 AND minute > ?2"
+            ))
+            .bind(&values)?;
+        Ok([create, later])
     }
 
     /// Retention: deletes `ledger`'s rows before `minute`, except the last row of each day
