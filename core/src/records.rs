@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::alerting::severity::Severity;
 use crate::alerting::state::{AlertState, Transition};
@@ -129,7 +129,7 @@ pub struct QueryTotal {
 }
 
 /// A dependency's latest self-probe result.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DependencyStatus {
     pub component: String,
     pub up: u8,

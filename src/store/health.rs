@@ -2,6 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
+use super::snapshot::kind;
 use super::{Store, StoreResult, COMPONENTS, SERVICES};
 use vigil_core::alerting::window::WindowStats;
 use vigil_core::health::checks::CheckResult;
@@ -104,25 +105,16 @@ impl Store {
         now_ms: f64,
         results: &[CheckResult],
     ) -> StoreResult<()> {
-        let mut statements = Vec::with_capacity(results.len() + 1);
-        for r in results {
-            statements.push(
-                self.prepare(
-                    "INSERT INTO dependency_status (component, up, duration_ms, checked_ms, error)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (component) DO UPDATE SET up = excluded.up,
-                       duration_ms = excluded.duration_ms, checked_ms = excluded.checked_ms,
-                       error = excluded.error",
-                )
-                .bind(&[
-                    r.check.name().into(),
-                    u8::from(r.passed()).into(),
-                    r.duration_ms.into(),
-                    now_ms.into(),
-                    r.error.as_deref().map_or(JsValue::NULL, JsValue::from),
-                ])?,
-            );
-        }
+        let dependencies: Vec<DependencyStatus> = results
+            .iter()
+            .map(|r| DependencyStatus {
+                component: r.check.name().to_string(),
+                up: u8::from(r.passed()),
+                duration_ms: r.duration_ms,
+                checked_ms: now_ms,
+            })
+            .collect();
+        let mut statements = vec![self.put_snapshot(kind::DEPENDENCIES, &dependencies, now_ms)?];
         let failed = results.iter().any(|r| !r.passed());
         let probe = WindowStats {
             probes: 1,
@@ -164,12 +156,8 @@ impl Store {
         Ok(())
     }
 
+    /// The last self-probe's result per dependency (none before the first cron run).
     pub async fn dependency_statuses(&self) -> StoreResult<Vec<DependencyStatus>> {
-        self.prepare(
-            "SELECT component, up, duration_ms, checked_ms FROM dependency_status
-                 ORDER BY component LIMIT 100",
-        )
-        .all()
-        .await
+        Ok(self.snapshot(kind::DEPENDENCIES).await?.unwrap_or_default())
     }
 }

@@ -108,18 +108,17 @@ impl Store {
             );
             statements.push(self.prepare(query_totals_sql()).bind(&values)?);
         }
-        statements.push(self.increment_counter(FLUSH_BATCHES, 1)?);
-        for (name, by) in counters.iter().filter(|(_, by)| *by > 0) {
-            statements.push(self.increment_counter(name, *by)?);
-        }
         let dropped = [
             (DROPPED_REQUESTS, flush.dropped),
             (DROPPED_INVOCATIONS, invocations.dropped),
             (MALFORMED_TRACE_ITEMS, invocations.malformed),
         ];
-        for (name, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
-            statements.push(self.increment_counter(name, n)?);
-        }
+        let increments: Vec<(String, u64)> = [(FLUSH_BATCHES.to_string(), 1)]
+            .into_iter()
+            .chain(counters.iter().cloned())
+            .chain(dropped.into_iter().map(|(name, n)| (name.to_string(), n)))
+            .collect();
+        statements.extend(self.increment_counters(&increments)?);
         if let Some(seq) = watermark {
             statements.push(self.raise_watermark(seq)?);
         }
@@ -190,12 +189,31 @@ impl Store {
         })
     }
 
-    pub(super) fn increment_counter(&self, name: &str, by: u64) -> StoreResult<Statement<'_>> {
+    /// Adds `increments` (`(name, by)`) to the pipeline's counters in one statement, which
+    /// writes one row whatever their number (`None` when there is nothing to add).
+    pub(super) fn increment_counters(
+        &self,
+        increments: &[(String, u64)],
+    ) -> StoreResult<Option<Statement<'_>>> {
+        let mut added: BTreeMap<&str, u64> = BTreeMap::new();
+        for (name, by) in increments.iter().filter(|(_, by)| *by > 0) {
+            *added.entry(name).or_default() += by;
+        }
+        if added.is_empty() {
+            return Ok(None);
+        }
+        let json = serde_json::to_string(&added).unwrap_or_else(|_| "{}".into());
         self.prepare(
-            "INSERT INTO counters (name, value) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
+            "INSERT INTO counter_set (name, body) VALUES ('pipeline', json(?1))
+             ON CONFLICT (name) DO UPDATE SET body = (
+               SELECT json_group_object(key, total) FROM (
+                 SELECT key, SUM(value) AS total FROM (
+                   SELECT key, value FROM json_each(counter_set.body)
+                   UNION ALL SELECT key, value FROM json_each(?1))
+                 GROUP BY key))",
         )
-        .bind(&[name.into(), (by as f64).into()])
+        .bind(&[json.into()])
+        .map(Some)
     }
 
     /// Every request series' running totals (bounded by route templates × methods × codes).
@@ -227,7 +245,11 @@ impl Store {
             value: u64,
         }
         let rows: Vec<Row> = self
-            .prepare("SELECT name, value FROM counters ORDER BY name LIMIT 1000")
+            .prepare(
+                "SELECT key AS name, value FROM json_each(
+                   (SELECT body FROM counter_set WHERE name = 'pipeline'))
+                 ORDER BY key LIMIT 1000",
+            )
             .all()
             .await?;
         Ok(rows.into_iter().map(|r| (r.name, r.value)).collect())

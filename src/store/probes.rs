@@ -143,9 +143,7 @@ impl Store {
         let latest: BTreeMap<&String, Latest> =
             all.iter().map(|(name, s)| (name, Latest::of(s))).collect();
         statements.push(self.put_snapshot(kind::PROBE_CHECKS, &latest, now_ms)?);
-        if deferred > 0 {
-            statements.push(self.increment_counter(PROBES_DEFERRED, deferred)?);
-        }
+        statements.extend(self.increment_counters(&[(PROBES_DEFERRED.to_string(), deferred)])?);
         self.batch(statements).await?;
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! What every cron run recomputes and the APIs show between changes (SLO reports, alert
-//! instances' last values, probes' last checks): one row per kind, rewritten by each run, so
+//! instances' last values, probes' last checks, the self-probe's dependencies): one row per kind, rewritten by each run, so
 //! its cost does not grow with the number of subjects.
 
 use serde::de::DeserializeOwned;
@@ -12,6 +12,7 @@ pub mod kind {
     pub const SLO_REPORTS: &str = "slo_reports";
     pub const ALERT_VALUES: &str = "alert_values";
     pub const PROBE_CHECKS: &str = "probe_checks";
+    pub const DEPENDENCIES: &str = "dependencies";
 }
 
 impl Store {
