@@ -9,6 +9,8 @@ pub mod hub;
 mod journal;
 #[cfg(feature = "hub")]
 mod object;
+#[cfg(feature = "hub")]
+mod pending;
 
 #[cfg(feature = "hub")]
 pub use object::MetricsAggregator;

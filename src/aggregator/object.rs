@@ -15,6 +15,7 @@ use worker::{durable_object, Env, Method, Request, Response, Result, State};
 
 use super::client::path;
 use super::journal::{self, Recovered};
+use super::pending::{add_counts, Pending};
 use crate::clock::now_ms;
 use crate::settings;
 use crate::store::Store;
@@ -25,7 +26,7 @@ use crate::telemetry::counters::{
 use crate::telemetry::ingest::{parse_batch, AggregatorStatus, Batch};
 use crate::telemetry::invocations::InvocationLedger;
 use crate::telemetry::log::{error_field, Level};
-use crate::telemetry::metrics::{Aggregator, Flush};
+use crate::telemetry::metrics::Aggregator;
 use crate::telemetry::pipeline;
 use crate::telemetry::queries::QueryLedger;
 use crate::telemetry::store_cost::Operation;
@@ -221,9 +222,9 @@ impl MetricsAggregator {
 
     async fn write_pending(&self) -> std::result::Result<(), String> {
         let now = now_ms();
+        self.settle_recovered().await?;
         // This isolate's own counts and D1 cost (earlier writes) go with the fleet's, journalled
         // like a sender's batch; the isolate may also run the hub's tail handler.
-        self.settle_recovered().await?;
         let own = pipeline::take(now);
         if !own.is_empty() {
             let text = serde_json::to_string(&own).map_err(|e| e.to_string())?;
@@ -241,36 +242,45 @@ impl MetricsAggregator {
         if pending.is_empty() {
             return Ok(());
         }
-        let result = self.write_to_d1(&mut pending).await;
-        let result = match result {
-            Ok(()) => journal::remove(&self.state.storage(), &pending.held)
-                .await
-                .map_err(|e| format!("journal: {e}")),
-            Err(reason) => Err(reason),
-        };
-        match &result {
+        match self.write_to_d1(&mut pending).await {
             Ok(()) => {
-                self.last_write_ms.set(Some(now));
-                if self.last_error.replace(None).is_some() {
-                    let _ = journal::set_last_error(&self.state.storage(), None).await;
-                }
+                self.written(now, pending.held).await;
+                Ok(())
             }
             Err(reason) => {
-                self.pending.borrow_mut().absorb(pending.flush);
-                self.pending_queries.borrow_mut().absorb(pending.queries);
-                self.pending_invocations
-                    .borrow_mut()
-                    .absorb(pending.invocations);
-                add_counts(&mut self.counters.borrow_mut(), pending.counters);
-                self.held.borrow_mut().extend(pending.held);
-                let error = (now, reason.clone());
-                let _ = journal::set_last_error(&self.state.storage(), Some(&error)).await;
-                self.last_error.replace(Some(error));
-                let message = "aggregator write failed; counts kept for the next write";
-                self.log_problem(message, "AggregatorWriteFailed", reason);
+                self.keep_after_failure(now, pending, &reason).await;
+                Err(reason)
             }
         }
-        result
+    }
+
+    /// After a write: its batches leave the journal. If removing them fails they are under
+    /// the watermark, so the next write removes them without counting them again.
+    async fn written(&self, now: f64, held: Vec<u64>) {
+        self.last_write_ms.set(Some(now));
+        if journal::remove(&self.state.storage(), &held).await.is_err() {
+            let stale = held.into_iter().map(|seq| (seq, Batch::default()));
+            self.recovered.borrow_mut().extend(stale);
+        }
+        if self.last_error.replace(None).is_some() {
+            let _ = journal::set_last_error(&self.state.storage(), None).await;
+        }
+    }
+
+    /// After a failed write: everything stays pending (and journalled) for the next.
+    async fn keep_after_failure(&self, now: f64, pending: Pending, reason: &str) {
+        self.pending.borrow_mut().absorb(pending.flush);
+        self.pending_queries.borrow_mut().absorb(pending.queries);
+        self.pending_invocations
+            .borrow_mut()
+            .absorb(pending.invocations);
+        add_counts(&mut self.counters.borrow_mut(), pending.counters);
+        self.held.borrow_mut().extend(pending.held);
+        let error = (now, reason.to_string());
+        let _ = journal::set_last_error(&self.state.storage(), Some(&error)).await;
+        self.last_error.replace(Some(error));
+        let message = "aggregator write failed; counts kept for the next write";
+        self.log_problem(message, "AggregatorWriteFailed", reason);
     }
 
     /// Settles the batches an earlier instance journalled: those above D1's watermark join
@@ -365,34 +375,5 @@ impl MetricsAggregator {
         settings::load(&self.env)
             .logger
             .emit(Level::Warn, message, fields);
-    }
-}
-
-/// Everything one write takes out of the aggregator (and puts back if it fails).
-struct Pending {
-    flush: Flush,
-    queries: QueryLedger,
-    invocations: InvocationLedger,
-    counters: BTreeMap<String, u64>,
-    /// The journalled batches these counts came from.
-    held: Vec<u64>,
-}
-
-impl Pending {
-    fn is_empty(&self) -> bool {
-        self.flush.is_empty()
-            && self.queries.is_empty()
-            && self.invocations.is_empty()
-            && self.counters.is_empty()
-    }
-}
-
-/// Adds `(counter name, increment)` pairs to pending counter increments.
-fn add_counts(
-    counters: &mut BTreeMap<String, u64>,
-    counts: impl IntoIterator<Item = (String, u64)>,
-) {
-    for (name, by) in counts {
-        *counters.entry(name).or_default() += by;
     }
 }
