@@ -7,10 +7,11 @@ use super::{Ledger, Statement, Store, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::probes::ledger::{rows_for_check, totals_from_newest, Check, Checks, LedgerRow};
 
-/// Newest rows read per subject for its windows. A probe with a blip a day (two rows) finds
-/// every alert window in them and reads only its 30-day start by point; a denser history (one
-/// row per minute, as versions before the rated ledger wrote) reads its window starts by point.
-const NEWEST_ROWS: usize = 8;
+/// Newest rows read per subject for its windows (each costs two row reads). A steady probe has
+/// one or two and needs nothing else; one with a recent outage finds its alert windows in them
+/// and reads its 30-day start by point; a denser history (a row per minute, as versions before
+/// the rated ledger wrote) reads the window starts beyond them by point.
+const NEWEST_ROWS: usize = 4;
 
 fn stats(checks: Checks) -> WindowStats {
     WindowStats {
@@ -124,14 +125,14 @@ impl Store {
             let rows = newest.get(subject).unwrap_or(&none);
             totals_from_newest(rows, minute, rows.len() < NEWEST_ROWS)
         };
-        let missing: Vec<String> = subjects
-            .iter()
-            .filter(|s| starts.iter().any(|&m| at(s, m).is_none()))
-            .cloned()
-            .collect();
-        let read = self
-            .totals_at_minutes(ledger, &missing, &starts, Some(now))
-            .await?;
+        // The window starts older than a subject's newest rows, read by point for it alone.
+        let mut beyond: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for subject in subjects {
+            for &start in starts.iter().filter(|&&m| at(subject, m).is_none()) {
+                beyond.entry(start).or_default().push(subject.clone());
+            }
+        }
+        let read = self.totals_at_points(ledger, &beyond).await?;
         Ok(subjects
             .iter()
             .map(|subject| {

@@ -338,18 +338,8 @@ impl Store {
                     .map(|&w| now_minute - (w / 60_000).max(1) as i64),
             )
             .collect();
-        let mut statements = Vec::with_capacity(points.len());
-        for &minute in &points {
-            statements.push(self.totals_at(ledger, services, minute)?);
-        }
-        // totals[service][minute]
-        let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
-        for (result, &minute) in self.batch(statements).await?.into_iter().zip(&points) {
-            for row in result.results::<Totals>()? {
-                let entry = totals.entry(row.subject.clone()).or_default();
-                entry.insert(minute, row.into());
-            }
-        }
+        let wanted = points.iter().map(|&m| (m, services.to_vec())).collect();
+        let totals = self.totals_at_points(ledger, &wanted).await?;
         let empty = WindowStats::default();
         Ok(services
             .iter()
@@ -365,6 +355,28 @@ impl Store {
                 (service.clone(), windows)
             })
             .collect())
+    }
+
+    /// The running totals of the subjects wanted at each point (`wanted[minute]`), as
+    /// `totals[subject][minute]`: one statement per point in one batch; a subject without a row
+    /// by then is missing.
+    pub(super) async fn totals_at_points(
+        &self,
+        ledger: &Ledger,
+        wanted: &BTreeMap<i64, Vec<String>>,
+    ) -> StoreResult<BTreeMap<String, BTreeMap<i64, WindowStats>>> {
+        let mut statements = Vec::with_capacity(wanted.len());
+        for (&minute, subjects) in wanted {
+            statements.push(self.totals_at(ledger, subjects, minute)?);
+        }
+        let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
+        for (result, &minute) in self.batch(statements).await?.into_iter().zip(wanted.keys()) {
+            for row in result.results::<Totals>()? {
+                let entry = totals.entry(row.subject.clone()).or_default();
+                entry.insert(minute, row.into());
+            }
+        }
+        Ok(totals)
     }
 
     /// One statement: each subject's latest running totals at or before `minute`. The inner
