@@ -12,9 +12,19 @@ use vigil_core::probes::state::{status_changed, LastCheck, ProbeState, ProbeStat
 use vigil_core::probes::verdict::CheckResult;
 use vigil_core::telemetry::counters::PROBES_DEFERRED;
 
+/// A probe's state as the run's snapshot row keeps it for every probe (written in the same
+/// batch as any status row, so never older than one).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Default)]
+struct Snapshotted {
+    status: String,
+    changed_ms: Option<f64>,
+    #[serde(flatten)]
+    latest: Latest,
+}
+
 /// What a probe's every check changes: its consecutive counts, its last check and its running
-/// counts by result. Kept in the `probe_state` row when the status changes, and for every
-/// probe in one snapshot row per run.
+/// counts by result. Kept in the `probe_state` row when the status changes, and in the
+/// snapshot.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Default)]
 struct Latest {
     failures: u32,
@@ -87,28 +97,32 @@ pub struct ProbeCheck<'a> {
 }
 
 impl Store {
-    /// Every probe's state: its status row, with the newer of the row's and the snapshot's
-    /// last check (bounded by the probe cap).
+    /// Every probe's state: the run's snapshot, or before the first run that wrote one, the
+    /// status rows (bounded by the probe cap).
     pub async fn probe_states(&self) -> StoreResult<Vec<(String, ProbeState)>> {
-        let (rows, snapshot) = futures::join!(
-            self.prepare("SELECT * FROM probe_state ORDER BY probe LIMIT 1000")
-                .all::<ProbeRow>(),
-            self.snapshot::<BTreeMap<String, Latest>>(kind::PROBE_CHECKS)
-        );
-        let mut latest = snapshot?.unwrap_or_default();
-        let mut states: BTreeMap<String, ProbeState> = BTreeMap::new();
-        for row in rows? {
-            let newer = latest
-                .remove(&row.probe)
-                .filter(|l| l.last_run_ms >= row.latest.last_run_ms)
-                .unwrap_or(row.latest);
-            let status = ProbeStatus::parse(&row.status);
-            states.insert(row.probe, newer.into_state(status, row.changed_ms));
+        let snapshot = self
+            .snapshot::<BTreeMap<String, Snapshotted>>(kind::PROBE_CHECKS)
+            .await?;
+        if let Some(snapshot) = snapshot {
+            return Ok(snapshot
+                .into_iter()
+                .map(|(probe, s)| {
+                    let status = ProbeStatus::parse(&s.status);
+                    (probe, s.latest.into_state(status, s.changed_ms))
+                })
+                .collect());
         }
-        for (probe, l) in latest {
-            states.insert(probe, l.into_state(ProbeStatus::Unknown, None));
-        }
-        Ok(states.into_iter().collect())
+        let rows: Vec<ProbeRow> = self
+            .prepare("SELECT * FROM probe_state ORDER BY probe LIMIT 1000")
+            .all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let status = ProbeStatus::parse(&row.status);
+                (row.probe, row.latest.into_state(status, row.changed_ms))
+            })
+            .collect())
     }
 
     /// Stores a run's probe checks in one batch: a probe's status row when its status
@@ -140,8 +154,17 @@ impl Store {
             checks.push((c.probe.to_string(), check));
         }
         statements.extend(self.record_checks(&PROBES, &checks).await?);
-        let latest: BTreeMap<&String, Latest> =
-            all.iter().map(|(name, s)| (name, Latest::of(s))).collect();
+        let latest: BTreeMap<&String, Snapshotted> = all
+            .iter()
+            .map(|(name, s)| {
+                let snapshotted = Snapshotted {
+                    status: s.status.as_str().to_string(),
+                    changed_ms: s.changed_ms,
+                    latest: Latest::of(s),
+                };
+                (name, snapshotted)
+            })
+            .collect();
         statements.push(self.put_snapshot(kind::PROBE_CHECKS, &latest, now_ms)?);
         statements.extend(self.increment_counters(&[(PROBES_DEFERRED.to_string(), deferred)])?);
         self.batch(statements).await?;
