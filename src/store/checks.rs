@@ -7,7 +7,8 @@ use super::{Ledger, Statement, Store, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::probes::ledger::{rows_for_check, totals_from_newest, Check, Checks, LedgerRow};
 
-/// Newest rows read per subject for its windows (each costs two row reads). A steady probe has
+/// Newest rows read per subject for its windows (each costs about three rows as D1 counts
+/// them: the subquery's, the row's and the seek's). A steady probe has
 /// one or two and needs nothing else; one with a recent outage finds its alert windows in them
 /// and reads its 30-day start by point; a denser history (a row per minute, as versions before
 /// the rated ledger wrote) reads the window starts beyond them by point.
@@ -52,7 +53,7 @@ impl Store {
     }
 
     /// Each subject's newest rows up to `through` (at most `limit`, newest first), in one
-    /// statement: a key seek per row.
+    /// statement: key seeks, never the subject's older history.
     async fn newest_rows(
         &self,
         ledger: &Ledger,
