@@ -42,6 +42,9 @@ class Target(http.server.ThreadingHTTPServer):
                     server.hits += 1
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
+                # Said out loud, so the runtime does not reuse a connection this HTTP/1.0
+                # server closes (a reused one fails as "Network connection lost").
+                self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(b"ok")
 
