@@ -55,6 +55,7 @@ QUOTAS = {
     "D1 rows written": 100_000,
     "Durable Object requests": 100_000,
     "Workers requests": 100_000,
+    "Durable Object storage rows written": 100_000,
 }
 OPERATIONS = ("cron", "housekeeping", "flush", "scrape", "status", "api", "health", "ping")
 
@@ -229,6 +230,8 @@ def report_day(delta, minutes):
         # Batches, plus at most one alarm a minute (the cron's write usually comes first).
         "Durable Object requests": (delta["batches"] + minutes) * scale,
         "Workers requests": delta["hub requests"] * scale,
+        # The aggregator's journal: each batch is put, then deleted once written; plus its alarm.
+        "Durable Object storage rows written": (2 * delta["batches"] + minutes) * scale,
     }
     table = ["| quota (Free plan, a day) | Vigil's use | quota | headroom |", "|---|---|---|---|"]
     for name, value in use.items():
