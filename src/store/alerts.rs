@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 
 use super::snapshot::kind;
-use super::{
-    finite, nullable, GroupSlot, OutboxEntry, Store, StoreResult, COMPONENTS, PROBES, SERVICES,
-};
+use super::{finite, nullable, GroupSlot, OutboxEntry, Store, StoreResult};
 use vigil_core::alerting::slo::SloReport;
 use vigil_core::alerting::state::Transition;
 use vigil_core::records::{AlertRow, HistoryRow};
@@ -200,34 +198,6 @@ impl Store {
     /// The stored SLO summaries (none before the first cron run).
     pub async fn slo_reports(&self) -> StoreResult<Vec<SloReport>> {
         Ok(self.snapshot(kind::SLO_REPORTS).await?.unwrap_or_default())
-    }
-
-    /// Retention: running totals beyond the 30-day SLO window (plus a margin) but for one row
-    /// per day for 90 days, notifications delivered over a week ago, dead letters over 30 days
-    /// old, silences over for five days and maintenance for 35. Waiting notifications are never
-    /// deleted.
-    pub async fn apply_retention(&self, now_ms: f64) -> StoreResult<()> {
-        const DAY_MS: f64 = 86_400_000.0;
-        let minute_cutoff = ((now_ms - 35.0 * DAY_MS) / 60_000.0).floor();
-        // Daily rows stay for the status page's 90 days (and the base before the first).
-        let daily_from = ((now_ms / DAY_MS).floor() - 90.0) * 1440.0;
-        let [silences, maintenances] = self.trim_silences(now_ms)?;
-        let mut statements = Vec::new();
-        for ledger in [&SERVICES, &PROBES, &COMPONENTS] {
-            statements.extend(self.trim_totals(ledger, minute_cutoff, daily_from)?);
-        }
-        statements.extend([
-            silences,
-            maintenances,
-            self.prepare("DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?1")
-                .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
-            self.prepare("DELETE FROM outbox WHERE delivered_ms IS NULL AND dead_ms IS NOT NULL AND dead_ms < ?1")
-                .bind(&[(now_ms - 30.0 * DAY_MS).into()])?,
-            self.prepare("DELETE FROM notify_group WHERE slot_ms < ?1")
-                .bind(&[(now_ms - 7.0 * DAY_MS).into()])?,
-        ]);
-        self.batch(statements).await?;
-        Ok(())
     }
 
     /// The oldest history lines from before `cutoff_ms` (at most `limit`), oldest first.

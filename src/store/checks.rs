@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::windows::window_starts;
 use super::{Ledger, Statement, Store, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::probes::ledger::{rows_for_check, totals_from_newest, Check, Checks, LedgerRow};
@@ -115,10 +116,7 @@ impl Store {
         windows_ms: &[u64],
     ) -> StoreResult<BTreeMap<String, Windows>> {
         let now = (now_ms / 60_000.0).floor() as i64;
-        let starts: Vec<i64> = windows_ms
-            .iter()
-            .map(|&w| now - (w / 60_000).max(1) as i64)
-            .collect();
+        let starts = window_starts(now, windows_ms);
         let names: Vec<&str> = subjects.iter().map(String::as_str).collect();
         let newest = self.newest_rows(ledger, &names, now, NEWEST_ROWS).await?;
         let none = Vec::new();

@@ -1,7 +1,9 @@
 //! All SQL lives under this module, one file per concern: health and heartbeats (`health`),
 //! request metrics (`metrics`), tailed invocations (`invocations`), probes and heartbeat pings
-//! (`probes`), silences and maintenance (`silences`), running totals and their windows (`windows`), alert state and history
-//! (`alerts`), the notification outbox (`outbox`). Every query is bounded and served by an index (see `migrations/`).
+//! (`probes`), silences and maintenance (`silences`), running totals and their windows
+//! (`windows`), check ledgers (`checks`), what each cron run rewrites (`snapshot`), alert state
+//! and history (`alerts`), the notification outbox (`outbox`), retention (`retention`). Every
+//! query is bounded and served by an index (see `migrations/`).
 //!
 //! Statements run through [`Store`], which counts them, so a request can report how many D1
 //! statements it cost (`d1Operations`), and adds each statement's `rows_read` / `rows_written`
@@ -16,6 +18,7 @@ mod invocations;
 mod metrics;
 mod outbox;
 mod probes;
+mod retention;
 mod silences;
 mod snapshot;
 mod windows;

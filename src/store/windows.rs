@@ -14,11 +14,6 @@ use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::records::BucketColumns;
 use vigil_core::telemetry::metrics::BUCKETS;
 
-/// How far back before a retention bound housekeeping looks: the hourly runs delete what
-/// crossed the bound since the last one, so a week covers a week of missed runs. Rows older
-/// than that (housekeeping down for longer) are kept, which costs space, never correctness.
-const TRIM_LOOKBACK_MINUTES: i64 = 7 * 1440;
-
 /// A table of running totals: its name, the column naming the subject, and the counts it holds.
 pub struct Ledger {
     pub(super) table: &'static str,
@@ -93,6 +88,14 @@ impl Ledger {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The minute before each window ending at `now_minute` starts: the totals a window subtracts.
+pub(super) fn window_starts(now_minute: i64, windows_ms: &[u64]) -> Vec<i64> {
+    windows_ms
+        .iter()
+        .map(|&w| now_minute - (w / 60_000).max(1) as i64)
+        .collect()
 }
 
 /// The value of one counts column in a delta (the column names are the field names).
@@ -199,52 +202,6 @@ impl Store {
         Ok([create, later])
     }
 
-    /// Retention: deletes `ledger`'s rows before `minute`, except the last row of each day
-    /// since `daily_from` (the status page's daily bars subtract them) and each subject's
-    /// newest row before that, the base every older window subtracts.
-    ///
-    /// Each statement seeks: it walks the subjects one key seek at a time and reads only the
-    /// rows in the last [`TRIM_LOOKBACK_MINUTES`] before each bound (what earlier runs left:
-    /// the new rows to delete plus a few kept daily rows), never the history it keeps.
-    pub(super) fn trim_totals(
-        &self,
-        ledger: &Ledger,
-        minute: f64,
-        daily_from: f64,
-    ) -> StoreResult<[Statement<'_>; 2]> {
-        Ok([
-            self.trim_range(ledger, minute, daily_from)?,
-            self.trim_range(ledger, daily_from.min(minute), daily_from)?,
-        ])
-    }
-
-    /// Deletes `ledger`'s rows in the lookback before `end` that a later row of the same
-    /// subject makes redundant (see [`Store::trim_totals`]).
-    fn trim_range(&self, ledger: &Ledger, end: f64, daily_from: f64) -> StoreResult<Statement<'_>> {
-        let Ledger { table, key, .. } = ledger;
-        // `subjects` is a loose index scan (one seek per subject); a plain DISTINCT would read
-        // every row of the table.
-        self.prepare(format!(
-            "WITH RECURSIVE subjects(s) AS (
-               SELECT MIN({key}) FROM {table}
-               UNION ALL
-               SELECT (SELECT MIN({key}) FROM {table} WHERE {key} > subjects.s)
-               FROM subjects WHERE subjects.s IS NOT NULL
-             )
-             DELETE FROM {table} WHERE ({key}, minute) IN (
-               SELECT c.{key}, c.minute FROM subjects CROSS JOIN {table} AS c
-                 ON c.{key} = subjects.s AND c.minute >= ?1 - ?3 AND c.minute < ?1
-               WHERE c.minute < (
-                 SELECT MAX(d.minute) FROM {table} AS d
-                 WHERE d.{key} = c.{key} AND d.minute < MAX(?2, (c.minute / 1440 + 1) * 1440)))"
-        ))
-        .bind(&[
-            end.into(),
-            daily_from.into(),
-            (TRIM_LOOKBACK_MINUTES as f64).into(),
-        ])
-    }
-
     /// Each subject's running totals at each of `minutes`, in one statement (two row seeks per
     /// subject and minute). A subject without a row by then is missing from that minute's map.
     pub async fn totals_at_minutes(
@@ -332,11 +289,7 @@ impl Store {
     ) -> StoreResult<BTreeMap<String, Windows>> {
         let now_minute = (now_ms / 60_000.0).floor() as i64;
         let points: Vec<i64> = std::iter::once(now_minute)
-            .chain(
-                windows_ms
-                    .iter()
-                    .map(|&w| now_minute - (w / 60_000).max(1) as i64),
-            )
+            .chain(window_starts(now_minute, windows_ms))
             .collect();
         let wanted = points.iter().map(|&m| (m, services.to_vec())).collect();
         let totals = self.totals_at_points(ledger, &wanted).await?;
