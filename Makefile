@@ -25,7 +25,7 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WRANGLER_SEND_METRICS := false
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help tools test-tools build build-test-sender build-example migrate migrate-example dev dev-example test lint bench clean
+.PHONY: help tools test-tools build build-test-sender build-example migrate migrate-example dev dev-example test lint bench clean check-config
 
 help:
 	@echo "make dev    install what is missing, build, migrate local D1, serve on 127.0.0.1:$(PORT)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test   install what is missing, build, run unit and integration tests"
 	@echo "make lint   cargo fmt --check and clippy -D warnings for host and wasm32"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make check-config [CONFIG=path]  validate vigil.config.json with the Worker's own parser"
 
 ## tools: the Rust target, worker-build, the wasm-bindgen CLI and the npm packages, each
 ## installed only when missing or at the wrong version.
@@ -107,6 +108,12 @@ lint: tools
 	cargo fmt --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
+
+## check-config: every problem the Worker would report in vigil.config.json (or CONFIG=path),
+## found by the core's own parser built for this machine; exits non-zero on any.
+CONFIG ?= vigil.config.json
+check-config:
+	cargo run --quiet -p vigil-core --bin check-config -- $(CONFIG)
 
 bench: build build-test-sender build-example
 	bench/run.sh

@@ -42,12 +42,13 @@ def _toml_value(value):
 
 def vigil_config(extra_vars=None):
     """The project's wrangler.toml as harness.rs `test_config` adapts it: no `[build]`,
-    absolute `main` and `migrations_dir`, `extra_vars` added to `[vars]`."""
+    absolute `main`, `migrations_dir` and `vigil.config.json`, `extra_vars` added to `[vars]`."""
     config = tomllib.loads((ROOT / "wrangler.toml").read_text())
     config.pop("build", None)
     config["main"] = str(ROOT / config["main"])
     for db in config.get("d1_databases", []):
         db["migrations_dir"] = str(ROOT / db.get("migrations_dir", "migrations"))
+    config["alias"] = {"vigil-config": str(ROOT / "vigil.config.json")}
     config["vars"] = {**config.get("vars", {}), "ENVIRONMENT": "bench", **(extra_vars or {})}
     return toml_text(config)
 

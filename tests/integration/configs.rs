@@ -55,8 +55,9 @@ fn adapt_bindings(config: &mut toml::Table, base: &Path, without: &[&str]) {
 }
 
 /// The project's wrangler.toml, adapted: no build step (the harness built once), absolute paths,
-/// bindings removed and vars added as `options` says.
-pub fn test_config(options: &Options) -> String {
+/// bindings removed, vars added and `vigil.config.json` replaced (by `config_file`, written
+/// next to it) as `options` says.
+pub fn test_config(options: &Options, dir: &Path) -> String {
     let text = fs::read_to_string(project_dir().join("wrangler.toml")).expect("wrangler.toml");
     let mut config: toml::Table = text.parse().expect("wrangler.toml is valid TOML");
     config.remove("build");
@@ -64,6 +65,20 @@ pub fn test_config(options: &Options) -> String {
     let main = project_dir().join(main);
     config.insert("main".into(), main.to_string_lossy().into_owned().into());
     adapt_bindings(&mut config, project_dir(), &options.without_bindings);
+    let file = match &options.config_file {
+        Some(text) => {
+            let path = dir.join("vigil.config.json");
+            fs::write(&path, text).expect("temp dir is writable");
+            path
+        }
+        None => project_dir().join("vigil.config.json"),
+    };
+    let mut alias = toml::Table::new();
+    alias.insert(
+        "vigil-config".into(),
+        file.to_string_lossy().into_owned().into(),
+    );
+    config.insert("alias".into(), alias.into());
     if let Some(toml::Value::Table(objects)) = config.get_mut("durable_objects") {
         if let Some(toml::Value::Array(bindings)) = objects.get_mut("bindings") {
             bindings.retain(|b| {

@@ -54,6 +54,8 @@ pub struct Options {
     pub unmigrated: bool,
     /// Extra `[vars]`.
     pub vars: Vec<(&'static str, String)>,
+    /// The text of `vigil.config.json` instead of the project's.
+    pub config_file: Option<String>,
     /// Secrets, written to the instance's `.dev.vars` (wrangler prints them as hidden).
     pub secrets: Vec<(&'static str, String)>,
     /// Run the test sender worker (`tests/sender`) in front of the hub, in the same `wrangler
@@ -111,7 +113,7 @@ impl Worker {
 
     fn launch(dir: PathBuf, options: Options) -> Worker {
         let config = dir.join("wrangler.toml");
-        fs::write(&config, test_config(&options)).expect("temp dir is writable");
+        fs::write(&config, test_config(&options, &dir)).expect("temp dir is writable");
         let sender = options.with_sender.then(|| {
             let path = dir.join("sender.toml");
             fs::write(&path, sender_config()).expect("temp dir is writable");

@@ -13,6 +13,7 @@ mod producer;
 
 mod aggregation;
 mod alerting;
+mod config_file;
 mod cron;
 mod delivery_order;
 mod deploy;
@@ -73,6 +74,7 @@ fn main() {
         metrics::all(),
         aggregation::all(),
         history::all(),
+        config_file::all(),
         cron::all(),
         alerting::all(),
         quiet_runs::all(),

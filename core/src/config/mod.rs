@@ -7,11 +7,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 mod channels;
+mod check;
+mod file;
 #[cfg(test)]
 mod tests;
 
 use channels::channels;
 pub use channels::{Secret, PAGERDUTY_EVENTS_URL};
+pub use check::{problems, summary};
+pub use file::{ConfigFile, Source, FILE_NAME, SECTIONS};
 
 use crate::alerting::slo::maintenance::MaintenanceInSlos;
 use crate::alerting::slo::{SloConfig, SloObjectives};
@@ -71,6 +75,8 @@ pub struct Config {
     pub subrequest_budget: SubrequestBudget,
     /// The public status page (`STATUS_TITLE`, `STATUS_COMPONENTS`).
     pub status: StatusConfig,
+    /// Where each section of `vigil.config.json` came from (`/api/config`).
+    pub sources: Vec<(&'static str, Source)>,
 }
 
 /// Receivers, routes and inhibition. Unlike other variables, a bad `RECEIVERS`,
@@ -117,11 +123,15 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "configuration variable {}: {}",
-            self.variable, self.problem
-        )
+        if self.variable == FILE_NAME {
+            write!(f, "{FILE_NAME}: {}", self.problem)
+        } else {
+            write!(
+                f,
+                "configuration variable {}: {}",
+                self.variable, self.problem
+            )
+        }
     }
 }
 
@@ -171,6 +181,13 @@ impl Config {
                 get("STATUS_TITLE").as_deref(),
                 get("STATUS_COMPONENTS").as_deref(),
             )?,
+            sources: SECTIONS
+                .iter()
+                .map(|(section, variable)| match get(variable) {
+                    Some(_) => (*section, Source::Variable),
+                    None => (*section, Source::Default),
+                })
+                .collect(),
         })
     }
 }

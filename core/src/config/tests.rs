@@ -253,3 +253,96 @@ fn named_receivers_join_the_default_ones_and_bad_routing_never_fails_the_config(
     assert!(problems[0].starts_with("INHIBIT_RULES: is not a JSON array"));
     assert!(problems[1].starts_with("NOTIFY_ROUTES[0]: receiver \"pagr\" is not defined"));
 }
+
+mod file {
+    use crate::config::{problems, ConfigFile, Source, FILE_NAME};
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const PROBE: &str = r#"{"name": "api", "url": "https://api.example.com/health"}"#;
+
+    #[test]
+    fn a_section_stands_in_for_its_variable_and_a_set_variable_wins() {
+        let file = ConfigFile::parse(&format!(
+            r#"{{"probes": [{PROBE}], "heartbeats": [{{"name": "backup", "period": "1d"}}]}}"#
+        ))
+        .unwrap();
+        let config = file
+            .parse_config(vars(&[(
+                "PROBES",
+                r#"[{"name": "web", "url": "https://example.com"}]"#,
+            )]))
+            .unwrap();
+        assert_eq!(config.probes.len(), 1);
+        assert_eq!(config.probes[0].name, "web");
+        assert_eq!(config.heartbeats[0].name, "backup");
+        let sources = file.sources(vars(&[("PROBES", "[]"), ("HEARTBEATS", " ")]));
+        assert_eq!(sources[0], ("probes", Source::Variable));
+        assert_eq!(sources[1], ("heartbeats", Source::File));
+        assert_eq!(sources[2], ("alert_rules", Source::Default));
+    }
+
+    #[test]
+    fn an_error_in_a_section_names_the_file_and_the_section() {
+        let file = ConfigFile::parse(r#"{"probes": [{"name": "api"}]}"#).unwrap();
+        let error = file.parse_config(|_| None).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("{FILE_NAME}: section \"probes\": ")),
+            "{error}"
+        );
+        // The same entry in the variable names the variable.
+        let error = file
+            .parse_config(vars(&[("PROBES", r#"[{"name": "api"}]"#)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("configuration variable PROBES: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_object_of_known_sections_is_refused() {
+        for (text, expected) in [
+            ("[1]", "is not a JSON object"),
+            ("{\"probes\": [", "is not a JSON object"),
+            ("{\"probe\": []}", "unknown section \"probe\""),
+        ] {
+            let error = ConfigFile::parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        assert!(ConfigFile::parse(r#"{"$schema": "x", "routes": {}}"#).is_ok());
+    }
+
+    #[test]
+    fn the_check_names_every_bad_entry_past_the_first() {
+        let text = r#"{
+            "probes": [{"name": "api", "url": "ftp://nope"}],
+            "heartbeats": [{"name": "backup", "period": "soon"}],
+            "receivers": [{"name": "ops", "type": "webhook", "url": "https://hooks.example.com/x"}],
+            "notify_routes": [{"match": {"severity": "page"}, "receivers": ["pager"]}]
+        }"#;
+        let found = problems(text);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].contains("section \"probes\"") && found[0].contains("api"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].contains("section \"heartbeats\"") && found[1].contains("soon"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2].contains("section \"notify_routes\"[0]") && found[2].contains("pager"),
+            "{found:#?}"
+        );
+        assert!(problems(&format!(r#"{{"probes": [{PROBE}]}}"#)).is_empty());
+    }
+}

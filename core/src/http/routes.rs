@@ -15,6 +15,8 @@ pub enum Endpoint {
     Alerts,
     Slos,
     Probes,
+    /// Where each configuration section came from.
+    Config,
     /// A job's ping (`failed` for `/fail`) to the monitor named in the path.
     Heartbeat {
         monitor: String,
@@ -88,6 +90,7 @@ pub fn resolve(method: &str, path: &str) -> RouteMatch {
         "/api/alerts" => ("/api/alerts", GET, Endpoint::Alerts),
         "/api/slos" => ("/api/slos", GET, Endpoint::Slos),
         "/api/probes" => ("/api/probes", GET, Endpoint::Probes),
+        "/api/config" => ("/api/config", GET, Endpoint::Config),
         "/status" => ("/status", GET_HEAD, Endpoint::Status { json: false }),
         "/status.json" => ("/status.json", GET_HEAD, Endpoint::Status { json: true }),
         "/api/silences" => ("/api/silences", GET_POST, Endpoint::Silences),

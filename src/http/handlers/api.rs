@@ -10,7 +10,7 @@ use crate::alerting::notify::inhibition::inhibited;
 use crate::alerting::plan::{alert_labels, Origin};
 use crate::alerting::state::AlertPhase;
 use crate::clock::now_ms;
-use crate::config::Config;
+use crate::config::{Config, FILE_NAME};
 use crate::health::diagnostics::backlog_report;
 use crate::store::StoreError;
 use vigil_core::alerting::rules::Rule;
@@ -70,6 +70,27 @@ pub async fn alerts(req: &RequestInfo<'_>, timing: &mut ServerTiming) -> Result<
             "at": iso_timestamp(h.at_ms),
             "value": h.value,
         })).collect::<Vec<_>>(),
+    });
+    Ok(Reply::json(200, "application/json", &body))
+}
+
+/// Where each `vigil.config.json` section came from (a variable, the file or the default), and
+/// how much each configures.
+pub fn config(req: &RequestInfo<'_>) -> Result<Reply, ApiError> {
+    require_admin(req)?;
+    let config = req.config;
+    let sections: serde_json::Map<String, Value> = config
+        .sources
+        .iter()
+        .map(|(section, source)| (section.to_string(), json!({"source": source.as_str()})))
+        .collect();
+    let body = json!({
+        "file": FILE_NAME,
+        "sections": sections,
+        "probes": config.probes.len(),
+        "heartbeats": config.heartbeats.len(),
+        "receivers": config.notify.receivers.len(),
+        "routingErrors": config.notify.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     Ok(Reply::json(200, "application/json", &body))
 }

@@ -71,6 +71,7 @@ pub fn operation(endpoint: &Endpoint) -> Operation {
         Endpoint::Alerts
         | Endpoint::Slos
         | Endpoint::Probes
+        | Endpoint::Config
         | Endpoint::Silences
         | Endpoint::Silence { .. }
         | Endpoint::Maintenances
@@ -100,6 +101,7 @@ pub async fn handle(
         Endpoint::Alerts => api::alerts(req, timing).await,
         Endpoint::Slos => api::slos(req, timing).await,
         Endpoint::Probes => probes::probes(req, timing).await,
+        Endpoint::Config => api::config(req),
         Endpoint::Heartbeat { monitor, failed } => {
             probes::heartbeat(req, &monitor, failed, timing).await
         }

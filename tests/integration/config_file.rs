@@ -1,0 +1,88 @@
+//! Configuration as code: `vigil.config.json` holds more than a variable's 5 KB, and a variable
+//! that is set wins over its section.
+
+use std::collections::BTreeSet;
+
+use crate::harness::{now_ms, Options, Worker};
+use crate::receiver::{Behavior, Receiver};
+use crate::ADMIN_TOKEN;
+
+crate::tests!(
+    forty_fully_specified_probes_in_the_file_are_all_checked_in_one_run,
+    a_probes_variable_wins_over_the_files_probes,
+);
+
+/// What Cloudflare allows one variable to hold.
+const VARIABLE_LIMIT: usize = 5 * 1024;
+
+/// A file of `count` probes of `target`, each with every field set.
+fn forty_probes(target: &Receiver) -> String {
+    let probes: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"name": "probe-{i:02}", "url": "{url}/p{i}", "method": "GET",
+                "headers": {{"Accept": "text/plain", "X-Check": "vigil"}},
+                "interval": "1m", "timeout": "5s",
+                "expect": {{"status": [200, 204], "max_latency": "4s"}},
+                "failure_threshold": 2, "success_threshold": 1, "public": {public}}}"#,
+                url = target.url,
+                public = i % 2 == 0,
+            )
+        })
+        .collect();
+    format!(r#"{{"probes": [{}]}}"#, probes.join(",\n"))
+}
+
+fn paths_checked(target: &Receiver) -> BTreeSet<String> {
+    target.received().into_iter().map(|r| r.path).collect()
+}
+
+fn sections(worker: &Worker) -> serde_json::Value {
+    let config = worker.request(
+        "GET",
+        "/api/config",
+        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+    );
+    assert_eq!(config.status, 200, "{}", config.body);
+    config.json()["sections"].clone()
+}
+
+fn forty_fully_specified_probes_in_the_file_are_all_checked_in_one_run() {
+    let target = Receiver::start(Behavior::Status(200));
+    let file = forty_probes(&target);
+    assert!(file.len() > VARIABLE_LIMIT, "{} bytes", file.len());
+    let worker = Worker::start(Options {
+        config_file: Some(file),
+        secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Options::default()
+    });
+    worker.run_cron(now_ms());
+    let expected: BTreeSet<String> = (0..40).map(|i| format!("/p{i}")).collect();
+    assert_eq!(paths_checked(&target), expected);
+    let sections = sections(&worker);
+    assert_eq!(sections["probes"]["source"], "file", "{sections}");
+    assert_eq!(sections["heartbeats"]["source"], "default", "{sections}");
+    let probes = worker.request(
+        "GET",
+        "/api/probes",
+        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+    );
+    assert_eq!(probes.json()["probes"].as_array().map(Vec::len), Some(40));
+}
+
+fn a_probes_variable_wins_over_the_files_probes() {
+    let target = Receiver::start(Behavior::Status(200));
+    let only = format!(r#"[{{"name": "only", "url": "{}/only"}}]"#, target.url);
+    let worker = Worker::start(Options {
+        config_file: Some(forty_probes(&target)),
+        vars: vec![("PROBES", only)],
+        secrets: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Options::default()
+    });
+    worker.run_cron(now_ms());
+    assert_eq!(
+        paths_checked(&target),
+        BTreeSet::from(["/only".to_string()])
+    );
+    assert_eq!(sections(&worker)["probes"]["source"], "variable");
+}
