@@ -62,18 +62,27 @@ test-tools:
 export WASM_FEATURES := --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 
+# What the Rust workers are built from. Each build is a file target: with nothing changed,
+# `make build` (which is also wrangler's build command) does nothing, so `make dev` builds once.
+LIBRARY_INPUTS := $(shell find src core/src -name '*.rs') Cargo.toml Cargo.lock core/Cargo.toml \
+  build.rs $(wildcard migrations/*.sql)
+
+build: tools build/index_bg.wasm
+build-test-sender: tools tests/sender/build/index_bg.wasm
+build-example: tools examples/app/build/index_bg.wasm
+
 # worker-build keeps the name section (it passes --debuginfo to wasm-opt); it only serves stack
 # traces, so it is stripped here to keep the module small.
-build: tools
+build/index_bg.wasm: $(LIBRARY_INPUTS)
 	worker-build --release
 	$(WASM_OPT_BIN) $(WASM_FEATURES) --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 
 # The integration tests' second worker (tests/sender), which ships counts through the library.
-build-test-sender: tools
+tests/sender/build/index_bg.wasm: $(LIBRARY_INPUTS) $(shell find tests/sender/src -name '*.rs') tests/sender/Cargo.toml
 	cd tests/sender && worker-build --release
 
 # The example application that embeds Vigil (examples/app).
-build-example: tools
+examples/app/build/index_bg.wasm: $(LIBRARY_INPUTS) $(shell find examples/app/src -name '*.rs') examples/app/Cargo.toml
 	cd examples/app && worker-build --release
 
 migrate: build

@@ -22,7 +22,7 @@ trap '[[ -n $child ]] && kill -TERM "$child" 2>/dev/null; wait; rm -rf "$work"; 
 trap 'rm -rf "$work"' EXIT
 
 failed=()
-for bench in size readiness throughput embedded tail probes d1_writes cron_cost d1_reads status routing day; do
+for bench in size readiness throughput embedded tail probes d1_writes cron_cost d1_reads status routing day cpu; do
   echo "== $bench"
   python3 -u "bench/$bench.py" > >(tee "$work/$bench.log") 2>&1 &
   child=$!
@@ -40,7 +40,7 @@ table=$(printf '| benchmark | figure | value | goal |\n|---|---|---|---|\n'; cat
   echo
   echo "$table"
   ((${#failed[@]})) && { echo; echo "Failed: ${failed[*]}"; }
-  for bench in size readiness throughput embedded tail probes d1_writes cron_cost d1_reads status routing day; do
+  for bench in size readiness throughput embedded tail probes d1_writes cron_cost d1_reads status routing day cpu; do
     printf '\n## %s\n\n```\n%s\n```\n' "$bench" "$(cat "$work/$bench.log")"
   done
 } > bench/results.md

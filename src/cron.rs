@@ -16,6 +16,7 @@ use crate::alerting::{dispatch, engine};
 use crate::config::Config;
 use crate::health::checks::Check;
 use crate::health::probes;
+use crate::health::probes::D1Statements;
 use crate::housekeeping;
 use crate::settings;
 use crate::store::Store;
@@ -23,6 +24,7 @@ use crate::synthetic::{self, heartbeats};
 use crate::telemetry::log::{error_field, Level, Logger};
 use vigil_core::probes::heartbeats::MonitorStatus;
 use vigil_core::status::model::ComponentKind;
+use vigil_core::telemetry::limits::{self, InvocationUse};
 use vigil_core::telemetry::store_cost::Operation;
 
 /// The job name under which the minute cron records its heartbeat.
@@ -41,21 +43,34 @@ pub async fn run(event: ScheduledEvent, env: Env) {
         Err(e) => failures.push(format!("metrics flush: {e}")),
         outcome @ Ok(_) => hub::report(logger, &outcome, Map::new()),
     }
-    let store = Store::open(&env, Operation::Cron);
+    let statements = D1Statements::default();
+    let store = Store::counted(&env, Operation::Cron, statements.clone());
+    // The aggregator call is a subrequest.
+    let mut used = InvocationUse {
+        subrequests: 1,
+        ..InvocationUse::default()
+    };
     match (&settings.config, &store) {
         (Err(e), _) => failures.push(e.to_string()),
         (Ok(_), Err(e)) => failures.push(e.to_string()),
         (Ok(config), Ok(store)) => {
-            failures.extend(minute(&env, store, config, logger, now_ms).await);
+            let run = minute(&env, store, config, logger, now_ms).await;
+            failures.extend(run.failures);
+            used.subrequests += run.used.subrequests;
+            used.connections = run.used.connections;
         }
     }
 
     let duration = Date::now().as_millis() as f64 - started;
     let error = (!failures.is_empty()).then(|| failures.join("; "));
+    // The heartbeat's own statement is counted before it is written.
+    used.d1_statements = statements.get() + 1;
     let heartbeat = match &store {
         Ok(store) => {
             let error = error.as_deref();
-            store.record_heartbeat(JOB, now_ms, duration, error).await
+            store
+                .record_heartbeat(JOB, now_ms, duration, error, &used)
+                .await
         }
         Err(e) => Err(e.clone()),
     };
@@ -67,6 +82,11 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     fields.insert("cron".into(), event.cron().into());
     fields.insert("scheduledTime".into(), json!(now_ms));
     fields.insert("durationMs".into(), json!(duration));
+    fields.insert("invocation".into(), json!(used));
+    let exceeded = used.exceeded(&limits::FREE);
+    if !exceeded.is_empty() {
+        fields.insert("overFreePlanLimits".into(), json!(exceeded));
+    }
     if failures.is_empty() {
         logger.emit(Level::Info, "cron run", fields);
     } else {
@@ -98,22 +118,32 @@ fn status_checks(
     dependencies.chain(monitors).collect()
 }
 
+/// What the steps that need the database leave: what failed, and the subrequests and
+/// connections they used.
+struct MinuteRun {
+    failures: Vec<String>,
+    used: InvocationUse,
+}
+
 /// The steps that need the database: self-probe, probes, monitors, alerting, delivery,
-/// housekeeping. Returns what failed; a failed step never stops the next.
+/// housekeeping. A failed step never stops the next.
 async fn minute(
     env: &Env,
     store: &Store,
     config: &Config,
     logger: &Logger,
     now_ms: f64,
-) -> Vec<String> {
+) -> MinuteRun {
     let mut failures = Vec::new();
     let previous_run = store.read_heartbeat(JOB).await.ok().flatten();
     let last_success = previous_run.as_ref().and_then(|hb| hb.last_success_ms);
 
     // The self-probe: the readiness checks, recorded as the availability SLI's probe half and
     // as vigil_dependency_* metrics.
-    let caller = probes::Caller::cron();
+    let caller = probes::Caller {
+        operation: Operation::Cron,
+        statements: store.statements(),
+    };
     let results = probes::run_all(env, &caller, &Check::ALL, config.check_timeout_ms).await;
     let service = &config.service_name;
     if let Err(e) = store.record_self_probe(service, now_ms, &results).await {
@@ -139,12 +169,18 @@ async fn minute(
     if let Err(e) = engine::run(store, config, logger, now_ms, seen).await {
         failures.push(format!("alerting: {e}"));
     }
-    let probe_subrequests = match probes {
-        Ok(run) => run.subrequests,
+    let (probe_subrequests, mut used) = match probes {
+        Ok(run) => (run.subrequests, run.used),
         Err(e) => {
             failures.push(format!("probes: {e}"));
             // Whatever ran before the failure may have used the probes' whole share.
-            config.subrequest_budget.for_probes()
+            let share = config.subrequest_budget.for_probes();
+            let used = InvocationUse {
+                subrequests: share,
+                connections: limits::CONNECTIONS as u32,
+                ..InvocationUse::default()
+            };
+            (share, used)
         }
     };
     if let Err(e) = monitors {
@@ -155,6 +191,10 @@ async fn minute(
         .for_notifications(probe_subrequests);
     match dispatch::deliver_due(env, store, config, logger, now_ms, limit).await {
         Ok((delivered, failed)) if delivered + failed > 0 => {
+            // At most one request per row, at most six at once.
+            used.subrequests += (delivered + failed) as u32;
+            let open = (delivered + failed).min(limits::CONNECTIONS) as u32;
+            used.connections = used.connections.max(open);
             let mut fields = Map::new();
             fields.insert("delivered".into(), delivered.into());
             fields.insert("failed".into(), failed.into());
@@ -164,7 +204,7 @@ async fn minute(
         Err(e) => failures.push(format!("notifications: {e}")),
     }
     if housekeeping::due(now_ms) {
-        match housekeeping::run(env, now_ms).await {
+        match housekeeping::run(env, now_ms, store.statements()).await {
             Ok(archived) if archived > 0 => {
                 let mut fields = Map::new();
                 fields.insert("archived".into(), archived.into());
@@ -174,5 +214,5 @@ async fn minute(
             Err(e) => failures.push(format!("housekeeping: {e}")),
         }
     }
-    failures
+    MinuteRun { failures, used }
 }

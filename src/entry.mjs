@@ -1,23 +1,40 @@
 // The hub's entry module. The Rust build (build/index.js) provides fetch, scheduled and the
-// aggregator Durable Object; the `worker` crate has no tail handler, so this module adds
-// `tail()`, forwarding the runtime's trace events with env and ctx to Rust. The forwarder is
-// taken off the entrypoint's prototype so it cannot be called over RPC.
+// aggregator Durable Object; the `worker` crate has no tail handler and no named entrypoints,
+// so this module adds them:
+// - `tail()` forwards the runtime's trace events with env and ctx to Rust;
+// - `ProbeBatch` runs a share of the cron's probe checks in an invocation of its own (reached
+//   only through the `PROBE_BATCHES` service binding, never from the Internet).
+// The Rust functions behind them are taken off the entrypoint's prototype so they cannot be
+// called over RPC.
 //
 // `vigil-config` is `vigil.config.json` (an alias in wrangler.toml): wrangler bundles it, so
 // editing it needs no Rust rebuild. Its text is left where the Rust settings read it once per
 // isolate; variables that are set win over its sections.
+import { WorkerEntrypoint } from "cloudflare:workers";
 import Hub from "../build/index.js";
 import configFile from "vigil-config";
 
-globalThis.VIGIL_CONFIG_FILE = JSON.stringify(configFile);
-
 export * from "../build/index.js";
+
+globalThis.VIGIL_CONFIG_FILE = JSON.stringify(configFile);
 
 const tailIntoHub = Hub.prototype.tail_into_hub;
 delete Hub.prototype.tail_into_hub;
+const probeBatch = Hub.prototype.probe_batch;
+delete Hub.prototype.probe_batch;
 
 export default class extends Hub {
   tail(events) {
     return tailIntoHub.call(this, events, this.env, this.ctx);
+  }
+}
+
+export class ProbeBatch extends WorkerEntrypoint {
+  async fetch(request) {
+    try {
+      return new Response(await probeBatch(await request.text(), this.env));
+    } catch (error) {
+      return new Response(String(error), { status: 500 });
+    }
   }
 }

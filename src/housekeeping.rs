@@ -3,6 +3,7 @@
 
 use worker::Env;
 
+use crate::health::probes::D1Statements;
 use crate::health::probes::R2_BINDING;
 use crate::store::{describe, Store, HISTORY_RETENTION_MS};
 use vigil_core::telemetry::store_cost::Operation;
@@ -19,8 +20,9 @@ pub fn due(now_ms: f64) -> bool {
 /// Applies retention and archives history older than 90 days as one JSON-lines object per run
 /// under `alert-history/` in R2. History is deleted only after its archive is written, so an
 /// R2 failure loses nothing: it is retried next hour.
-pub async fn run(env: &Env, now_ms: f64) -> Result<usize, String> {
-    let store = Store::open(env, Operation::Housekeeping).map_err(|e| e.to_string())?;
+pub async fn run(env: &Env, now_ms: f64, statements: D1Statements) -> Result<usize, String> {
+    let store =
+        Store::counted(env, Operation::Housekeeping, statements).map_err(|e| e.to_string())?;
     store
         .apply_retention(now_ms)
         .await

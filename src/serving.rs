@@ -2,8 +2,13 @@
 //! alike: the request's facts read once, the access-log line, the Analytics Engine datapoint and
 //! the common response headers (request id, `Server-Timing`, version, `Cache-Control`).
 
+use std::cell::Cell;
+
 use serde_json::{json, Map, Value};
-use worker::{AnalyticsEngineDataPointBuilder, Env, Headers, Request, Response, Result};
+use worker::{
+    AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Env, Headers, Request, Response,
+    Result,
+};
 
 use crate::telemetry::analytics::{self, RequestFacts};
 use crate::telemetry::log::{error_field, redact_query, truncate, Level, Logger};
@@ -100,9 +105,14 @@ pub fn observe(
         incoming.user_agent.clone(),
         error,
     );
-    if let Err(e) = write_datapoint(env, facts) {
-        let fields = event(&incoming.request_id, e);
-        logger.emit(Level::Warn, "analytics engine write failed", fields);
+    match env.analytics_engine(ANALYTICS_BINDING) {
+        Ok(dataset) => {
+            if let Err(e) = write_datapoint(&dataset, facts) {
+                let fields = event(&incoming.request_id, e);
+                logger.emit(Level::Warn, "analytics engine write failed", fields);
+            }
+        }
+        Err(_) => warn_once_missing_analytics(logger),
     }
     logger.emit(level_for(facts.status), "request", fields);
 }
@@ -169,16 +179,37 @@ fn event(request_id: &str, error: impl std::fmt::Display) -> Map<String, Value> 
     fields
 }
 
-/// Writes the request's datapoint; a missing binding or failed write never fails the request.
-fn write_datapoint(env: &Env, facts: &RequestFacts<'_>) -> Result<()> {
+thread_local! {
+    static ANALYTICS_MISSING_REPORTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The optional `ANALYTICS` binding's absence is a deployment fact, not a per-request event:
+/// said once per isolate, so it cannot flood the log.
+fn warn_once_missing_analytics(logger: &Logger) {
+    if ANALYTICS_MISSING_REPORTED.with(|reported| reported.replace(true)) {
+        return;
+    }
+    let mut fields = Map::new();
+    fields.insert("binding".into(), ANALYTICS_BINDING.into());
+    fields.insert(
+        "error".into(),
+        error_field(
+            "BindingMissing",
+            "optional binding ANALYTICS is not configured: request datapoints are not written",
+        ),
+    );
+    logger.emit(Level::Warn, "optional binding missing", fields);
+}
+
+/// Writes the request's datapoint; a failed write never fails the request.
+fn write_datapoint(dataset: &AnalyticsEngineDataset, facts: &RequestFacts<'_>) -> Result<()> {
     let point = analytics::datapoint(facts);
-    let dataset = env.analytics_engine(ANALYTICS_BINDING)?;
     let index = point.indexes[0].as_str();
     AnalyticsEngineDataPointBuilder::new()
         .indexes([index])
         .blobs(point.blobs)
         .doubles(point.doubles)
-        .write_to(&dataset)
+        .write_to(dataset)
 }
 
 /// The response for `reply`, with the headers every response carries.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::alerting::severity::Severity;
 use crate::alerting::state::{AlertState, Transition};
+use crate::telemetry::limits::InvocationUse;
 use crate::telemetry::metrics::BUCKETS;
 
 /// A job's last cron run, as `cron_heartbeat` records it.
@@ -15,6 +16,17 @@ pub struct Heartbeat {
     pub last_run_ms: f64,
     pub last_success_ms: Option<f64>,
     pub last_error: Option<String>,
+    /// What the last run used of the per-invocation limits (JSON text in D1).
+    #[serde(default, deserialize_with = "optional_json_text")]
+    pub last_use: Option<InvocationUse>,
+}
+
+/// A JSON column read back as its value; unreadable text reads as absent.
+fn optional_json_text<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    let text: Option<String> = Option::deserialize(d)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 /// A latency histogram stored as one column per bucket (`b0` … `b11`, non-cumulative, `+Inf`

@@ -7,7 +7,7 @@
 //! receiver costs the run one timeout, not one per row. A failure stays in the outbox with its
 //! error and a backoff; a permanent one is dead-lettered after a few attempts and stays visible.
 
-use futures::future::join_all;
+use futures::StreamExt;
 use serde_json::{json, Map};
 use worker::Env;
 
@@ -20,6 +20,7 @@ use super::senders::send;
 use crate::config::Config;
 use crate::store::{ClaimedNotification, DeliveryOutcome, DeliveryRecord, Store, StoreResult};
 use crate::telemetry::log::{error_field, Level, Logger};
+use vigil_core::telemetry::limits::CONNECTIONS;
 
 /// Rows one cron run claims at most (within its subrequest budget); the rest wait for the next
 /// run.
@@ -46,15 +47,15 @@ pub async fn deliver_due(
         .claim_due_notifications(now_ms, now_ms + LEASE_MS, limit)
         .await?;
     let receivers = &config.notify.receivers;
-    let records: Vec<DeliveryRecord> = join_all(
-        batches(&claimed, receivers)
-            .into_iter()
-            .map(|rows| deliver(env, rows, config, logger, now_ms)),
-    )
-    .await
-    .into_iter()
-    .flatten()
-    .collect();
+    // In order, and never more connections at once than the runtime allows an invocation.
+    let records: Vec<DeliveryRecord> = futures::stream::iter(batches(&claimed, receivers))
+        .map(|rows| deliver(env, rows, config, logger, now_ms))
+        .buffered(CONNECTIONS)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     store.record_deliveries(now_ms, &records).await?;
     let failed = records
         .iter()

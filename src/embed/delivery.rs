@@ -3,17 +3,31 @@
 //! and counted beyond), logged, and shown in the application's `/health` until one succeeds;
 //! the application keeps serving either way.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde_json::Map;
 use worker::Env;
 
 use crate::aggregator::client::{self, Delivery, SendError};
+use crate::clock::now_ms;
 use crate::telemetry::log::{error_field, Level, Logger};
 
 thread_local! {
     /// The last shipment's failure, cleared by the next success.
     static LAST_FAILURE: RefCell<Option<String>> = const { RefCell::new(None) };
+    static DELAYED_SHIP_PENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the caller should schedule a delayed shipment: true once until it has shipped, so
+/// an isolate holds at most one pending.
+pub fn arm_delayed_ship() -> bool {
+    !DELAYED_SHIP_PENDING.with(|pending| pending.replace(true))
+}
+
+/// The delayed shipment [`arm_delayed_ship`] asked for.
+pub async fn ship_delayed(env: &Env, logger: &Logger) {
+    DELAYED_SHIP_PENDING.with(|pending| pending.set(false));
+    ship(env, logger, now_ms()).await;
 }
 
 pub async fn ship(env: &Env, logger: &Logger, now_ms: f64) {

@@ -29,8 +29,9 @@ mod scope;
 
 use std::future::Future;
 use std::rc::Rc;
+use std::time::Duration;
 
-use worker::{Context, Env, Request, Response, Result};
+use worker::{Context, Delay, Env, Request, Response, Result};
 
 use crate::clock::now_ms;
 use crate::console::SINK;
@@ -200,28 +201,42 @@ impl Vigil {
         let incoming = Incoming::read(&req);
         let scope = Scope::new(self, &incoming.request_id);
         let mut timing = ServerTiming::default();
-        let (answer, route, error) =
-            match self.0.endpoints.resolve(&incoming.method, &incoming.path) {
-                Some(endpoint) => {
-                    let reply =
-                        health::answer(self, &endpoint, &incoming, &env, &scope, &mut timing).await;
-                    (Answer::Vigil(reply), endpoint.template, None)
-                }
-                None => {
-                    let outcome = handler(req, env.clone(), scope.clone()).await;
-                    self.app_answer(outcome, &incoming, &scope)
-                }
-            };
+        let endpoint = self.0.endpoints.resolve(&incoming.method, &incoming.path);
+        let health_check = endpoint.is_some();
+        let (answer, route, error) = match endpoint {
+            Some(endpoint) => {
+                let reply =
+                    health::answer(self, &endpoint, &incoming, &env, &scope, &mut timing).await;
+                (Answer::Vigil(reply), endpoint.template, None)
+            }
+            None => {
+                let outcome = handler(req, env.clone(), scope.clone()).await;
+                self.app_answer(outcome, &incoming, &scope)
+            }
+        };
         let finished_ms = now_ms();
         let duration_ms = finished_ms - started_ms;
         let status = answer.status();
         let facts = incoming.facts(&route, status, duration_ms, scope.d1_statements());
         let error = error.or_else(|| self.problems_field());
         serving::observe(&incoming, &facts, error, &env, self.logger());
-        self.count(&incoming, &route, status, duration_ms, finished_ms);
-        if pipeline::flush_due(finished_ms, self.0.options.flush_seconds) {
+        if health_check {
+            pipeline::record_health_check(finished_ms);
+        } else {
+            self.count(&incoming, &route, status, duration_ms, finished_ms);
+        }
+        let flush_seconds = self.0.options.flush_seconds;
+        if pipeline::flush_due(finished_ms, flush_seconds) {
             let (env, vigil) = (env.clone(), self.clone());
             ctx.wait_until(async move { delivery::ship(&env, vigil.logger(), finished_ms).await });
+        } else if delivery::arm_delayed_ship() {
+            // The isolate's first unshipped count: shipped within the flush interval even if
+            // no request follows, so no cron (which `wrangler dev` never fires) is needed.
+            let (env, vigil) = (env.clone(), self.clone());
+            ctx.wait_until(async move {
+                Delay::from(Duration::from_secs(u64::from(flush_seconds))).await;
+                delivery::ship_delayed(&env, vigil.logger()).await;
+            });
         }
         let server_timing = timing.header(duration_ms);
         match answer {

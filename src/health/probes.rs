@@ -26,16 +26,6 @@ pub struct Caller {
     pub statements: D1Statements,
 }
 
-impl Caller {
-    /// The cron's self-probe.
-    pub fn cron() -> Caller {
-        Caller {
-            operation: Operation::Cron,
-            statements: D1Statements::default(),
-        }
-    }
-}
-
 /// Runs `checks` concurrently, each limited to `timeout_ms`.
 pub async fn run_all(
     env: &Env,

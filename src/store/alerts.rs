@@ -1,11 +1,11 @@
 //! Alert state, its history and the SLO summaries.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use wasm_bindgen::JsValue;
+use serde_json::{json, Value};
 
 use super::snapshot::kind;
-use super::{finite, nullable, GroupSlot, OutboxEntry, Store, StoreResult};
+use super::{finite, GroupSlot, OutboxEntry, Statement, Store, StoreResult};
 use vigil_core::alerting::slo::SloReport;
 use vigil_core::alerting::state::Transition;
 use vigil_core::records::{AlertRow, HistoryRow};
@@ -83,9 +83,11 @@ impl Store {
     }
 
     /// Writes every change in one batch (one transaction), with every instance's latest
-    /// evaluation (`values`) as one snapshot row: each state with compare-and-set on
-    /// `last_eval_ms`, and its history line and outbox rows only if that write won. `retired`
-    /// rows (alerts whose rule is gone and that need no notification) are deleted. Returns, per
+    /// evaluation (`values`) as one snapshot row: the states with compare-and-set on
+    /// `last_eval_ms`, and the history lines and outbox rows of the states whose write won.
+    /// `retired` rows (alerts whose rule is gone and that need no notification) are deleted.
+    /// Each kind of row is one statement however many instances changed (all 40 probes going
+    /// down at once stays within the Free plan's 50 D1 queries per invocation). Returns, per
     /// change, whether this run's write won; a run that lost raced another and must not log.
     pub async fn persist_alerts(
         &self,
@@ -96,17 +98,27 @@ impl Store {
         values: &[EvaluatedValue],
     ) -> StoreResult<Vec<bool>> {
         let mut statements = Vec::new();
-        let mut state_writes = Vec::with_capacity(changes.len());
-        for change in changes {
-            state_writes.push(statements.len());
-            statements.push(self.save_state(change)?);
-            if let Some(transition) = change.transition {
-                statements.push(self.append_history(change, transition, now_ms)?);
-            }
-            for entry in &change.outbox {
-                statements.push(self.enqueue(entry, &change.row.alert_key, now_ms)?);
-            }
+        if !changes.is_empty() {
+            let states: Vec<Value> = changes.iter().map(state_row).collect();
+            statements.push(self.save_states(&states)?);
         }
+        let history: Vec<Value> = changes
+            .iter()
+            .filter_map(|change| {
+                let transition = change.transition?;
+                let key = change.row.alert_key.as_str();
+                let value = finite(change.row.state.last_value);
+                Some(json!([key, transition.as_str(), now_ms, value]))
+            })
+            .collect();
+        if !history.is_empty() {
+            statements.push(self.append_history(&history)?);
+        }
+        let entries: Vec<(&OutboxEntry, &str)> = changes
+            .iter()
+            .flat_map(|c| c.outbox.iter().map(|e| (e, c.row.alert_key.as_str())))
+            .collect();
+        statements.extend(self.enqueue_all(&entries, now_ms)?);
         if !retired.is_empty() {
             let ids = serde_json::to_string(retired).unwrap_or_else(|_| "[]".into());
             statements.push(
@@ -121,20 +133,35 @@ impl Store {
         }
         statements.push(self.put_snapshot(kind::ALERT_VALUES, &values, now_ms)?);
         let results = self.batch(statements).await?;
-        state_writes
-            .into_iter()
-            .map(|at| results.get(at).map_or(Ok(false), super::changed_any))
-            .collect()
+        #[derive(serde::Deserialize)]
+        struct Won {
+            alert_key: String,
+        }
+        let won: BTreeSet<String> = match (changes.is_empty(), results.first()) {
+            (false, Some(result)) => result
+                .results::<Won>()?
+                .into_iter()
+                .map(|w| w.alert_key)
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        Ok(changes
+            .iter()
+            .map(|c| won.contains(&c.row.alert_key))
+            .collect())
     }
 
-    fn save_state(&self, change: &AlertChange) -> StoreResult<super::Statement<'_>> {
-        let (row, state) = (&change.row, &change.row.state);
-        let json = |map| serde_json::to_string(map).unwrap_or_else(|_| "{}".into());
-        self.prepare(
+    /// Upserts the states (each from [`state_row`]), each only if its stored `last_eval_ms`
+    /// is still the one this run read; returns the keys written.
+    fn save_states(&self, rows: &[Value]) -> StoreResult<Statement<'_>> {
+        self.each_row(
             "INSERT INTO alert_state (alert_key, phase, severity, active_since_ms, fired_at_ms,
                resolved_at_ms, last_true_ms, last_value, last_eval_ms, last_notified_ms,
                labels, annotations, rule_id, last_sent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+               value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 11, value ->> 12,
+               value ->> 13, value ->> 14
+             FROM json_each(?1) WHERE true
              ON CONFLICT (alert_key) DO UPDATE SET phase = excluded.phase,
                severity = excluded.severity, active_since_ms = excluded.active_since_ms,
                fired_at_ms = excluded.fired_at_ms, resolved_at_ms = excluded.resolved_at_ms,
@@ -142,47 +169,26 @@ impl Store {
                last_eval_ms = excluded.last_eval_ms, last_notified_ms = excluded.last_notified_ms,
                labels = excluded.labels, annotations = excluded.annotations,
                last_sent = excluded.last_sent
-             WHERE alert_state.last_eval_ms IS ?11",
+             WHERE alert_state.last_eval_ms IS (
+               SELECT value ->> 10 FROM json_each(?1) WHERE value ->> 0 = excluded.alert_key)
+             RETURNING alert_key"
+                .into(),
+            rows,
         )
-        .bind(&[
-            row.alert_key.as_str().into(),
-            state.phase.as_str().into(),
-            row.severity.as_str().into(),
-            nullable(state.active_since_ms),
-            nullable(state.fired_at_ms),
-            nullable(state.resolved_at_ms),
-            nullable(state.last_true_ms),
-            finite(state.last_value).into(),
-            nullable(state.last_eval_ms),
-            nullable(state.last_notified_ms),
-            nullable(change.previous_eval_ms),
-            json(&row.labels).into(),
-            json(&row.annotations).into(),
-            row.rule_id.as_str().into(),
-            state
-                .last_sent
-                .map_or(JsValue::NULL, |kind| kind.as_str().into()),
-        ])
     }
 
-    fn append_history(
-        &self,
-        change: &AlertChange,
-        transition: Transition,
-        now_ms: f64,
-    ) -> StoreResult<super::Statement<'_>> {
-        self.prepare(
+    /// History lines (`[alert_key, transition, at_ms, value]`), each only if its state's
+    /// write won.
+    fn append_history(&self, rows: &[Value]) -> StoreResult<Statement<'_>> {
+        self.each_row(
             "INSERT INTO alert_history (alert_key, transition, at_ms, value)
-             SELECT ?1, ?2, ?3, ?4
-             WHERE EXISTS (SELECT 1 FROM alert_state WHERE alert_key = ?1 AND last_eval_ms = ?3)
-             ON CONFLICT (alert_key, transition, at_ms) DO NOTHING",
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)
+             WHERE EXISTS (SELECT 1 FROM alert_state
+                           WHERE alert_key = value ->> 0 AND last_eval_ms = value ->> 2)
+             ON CONFLICT (alert_key, transition, at_ms) DO NOTHING"
+                .into(),
+            rows,
         )
-        .bind(&[
-            change.row.alert_key.as_str().into(),
-            transition.as_str().into(),
-            now_ms.into(),
-            finite(change.row.state.last_value).into(),
-        ])
     }
 
     /// Replaces the stored SLO summaries (one snapshot row, whatever their number).
@@ -239,4 +245,28 @@ fn slo_key(report: &SloReport) -> String {
         Some(probe) => format!("probe:{probe}/{}", report.name.as_str()),
         None => format!("{}/{}", report.service, report.name.as_str()),
     }
+}
+
+/// An `alert_state` row as [`Store::save_states`] reads it; element 10 is the `last_eval_ms`
+/// this run read (the compare-and-set's expected value), not a column.
+fn state_row(change: &AlertChange) -> Value {
+    let (row, state) = (&change.row, &change.row.state);
+    let json = |map| serde_json::to_string(map).unwrap_or_else(|_| "{}".into());
+    json!([
+        row.alert_key,
+        state.phase.as_str(),
+        row.severity.as_str(),
+        state.active_since_ms,
+        state.fired_at_ms,
+        state.resolved_at_ms,
+        state.last_true_ms,
+        finite(state.last_value),
+        state.last_eval_ms,
+        state.last_notified_ms,
+        change.previous_eval_ms,
+        json(&row.labels),
+        json(&row.annotations),
+        row.rule_id,
+        state.last_sent.map(|kind| kind.as_str()),
+    ])
 }

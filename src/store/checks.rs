@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::{json, Value};
+
 use super::windows::window_starts;
 use super::{Ledger, Statement, Store, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
@@ -41,16 +43,26 @@ impl Store {
             .into_iter()
             .filter_map(|(subject, rows)| Some((subject, *rows.first()?)))
             .collect();
-        let mut statements = Vec::new();
+        let mut rows = Vec::new();
         for (subject, check) in checks {
             for row in rows_for_check(latest.get(subject), check) {
-                statements.push(self.put_row(ledger, subject, &row)?);
+                rows.push(json!([
+                    subject,
+                    row.minute,
+                    row.totals.checks,
+                    row.totals.failed,
+                    row.per_minute.checks,
+                    row.per_minute.failed
+                ]));
                 if latest.get(subject).is_none_or(|l| l.minute <= row.minute) {
                     latest.insert(subject.clone(), row);
                 }
             }
         }
-        Ok(statements)
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.put_rows(ledger, &rows)?])
     }
 
     /// Each subject's newest rows up to `through` (at most `limit`, newest first), in one
@@ -154,27 +166,20 @@ impl Store {
             .collect())
     }
 
-    fn put_row(
-        &self,
-        ledger: &Ledger,
-        subject: &str,
-        row: &LedgerRow,
-    ) -> StoreResult<Statement<'_>> {
+    /// Writes ledger rows (`[subject, minute, probes, probes_failed, rate_probes,
+    /// rate_failed]` each) in one statement.
+    fn put_rows(&self, ledger: &Ledger, rows: &[Value]) -> StoreResult<Statement<'_>> {
         let Ledger { table, key, .. } = ledger;
-        self.prepare(format!(
-            "INSERT INTO {table} ({key}, minute, probes, probes_failed, rate_probes, rate_failed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT ({key}, minute) DO UPDATE SET probes = excluded.probes,
-               probes_failed = excluded.probes_failed, rate_probes = excluded.rate_probes,
-               rate_failed = excluded.rate_failed"
-        ))
-        .bind(&[
-            subject.into(),
-            (row.minute as f64).into(),
-            (row.totals.checks as f64).into(),
-            (row.totals.failed as f64).into(),
-            (row.per_minute.checks as f64).into(),
-            (row.per_minute.failed as f64).into(),
-        ])
+        self.each_row(
+            format!(
+                "INSERT INTO {table} ({key}, minute, probes, probes_failed, rate_probes, rate_failed)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+                 FROM json_each(?1) WHERE true
+                 ON CONFLICT ({key}, minute) DO UPDATE SET probes = excluded.probes,
+                   probes_failed = excluded.probes_failed, rate_probes = excluded.rate_probes,
+                   rate_failed = excluded.rate_failed"
+            ),
+            rows,
+        )
     }
 }

@@ -3,11 +3,12 @@
 use wasm_bindgen::JsValue;
 
 use super::snapshot::kind;
-use super::{Store, StoreResult, COMPONENTS, SERVICES};
+use super::{Store, StoreError, StoreResult, COMPONENTS, SERVICES};
 use vigil_core::alerting::window::WindowStats;
 use vigil_core::health::checks::CheckResult;
 use vigil_core::probes::ledger::Check;
 use vigil_core::records::{DependencyStatus, Heartbeat};
+use vigil_core::telemetry::limits::InvocationUse;
 
 impl Store {
     /// Records a cron run of `job` at `run_ms`; a failed run keeps the last success time.
@@ -17,21 +18,25 @@ impl Store {
         run_ms: f64,
         duration_ms: f64,
         error: Option<&str>,
+        used: &InvocationUse,
     ) -> StoreResult<()> {
+        let used = serde_json::to_string(used).map_err(|e| StoreError(e.to_string()))?;
         self.prepare(
-            "INSERT INTO cron_heartbeat (job, last_run_ms, last_success_ms, last_duration_ms, last_error)
-             VALUES (?1, ?2, CASE WHEN ?4 IS NULL THEN ?2 END, ?3, ?4)
+            "INSERT INTO cron_heartbeat (job, last_run_ms, last_success_ms, last_duration_ms, last_error, last_use)
+             VALUES (?1, ?2, CASE WHEN ?4 IS NULL THEN ?2 END, ?3, ?4, ?5)
              ON CONFLICT (job) DO UPDATE SET
                last_run_ms = excluded.last_run_ms,
                last_success_ms = COALESCE(excluded.last_success_ms, cron_heartbeat.last_success_ms),
                last_duration_ms = excluded.last_duration_ms,
-               last_error = excluded.last_error",
+               last_error = excluded.last_error,
+               last_use = excluded.last_use",
         )
         .bind(&[
             job.into(),
             run_ms.into(),
             duration_ms.into(),
             error.map_or(JsValue::NULL, JsValue::from),
+            used.into(),
         ])?
         .run()
         .await?;
@@ -65,7 +70,7 @@ impl Store {
 
     pub async fn read_heartbeat(&self, job: &str) -> StoreResult<Option<Heartbeat>> {
         self.prepare(
-            "SELECT last_run_ms, last_success_ms, last_error FROM cron_heartbeat WHERE job = ?1",
+            "SELECT last_run_ms, last_success_ms, last_error, last_use FROM cron_heartbeat WHERE job = ?1",
         )
         .bind(&[job.into()])?
         .first::<Heartbeat>()

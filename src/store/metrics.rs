@@ -8,7 +8,7 @@ use super::{adding, bucket_placeholders, Statement, Store, StoreResult, SERVICES
 use vigil_core::alerting::window::minute_deltas;
 use vigil_core::records::{BucketColumns, QueryTotal, RequestTotal};
 use vigil_core::telemetry::counters::{
-    AGGREGATOR_WATERMARK, DROPPED_INVOCATIONS, DROPPED_REQUESTS, FLUSH_BATCHES,
+    AGGREGATOR_WATERMARK, DROPPED_INVOCATIONS, DROPPED_REQUESTS, FLUSH_BATCHES, HEALTH_CHECKS,
     MALFORMED_TRACE_ITEMS,
 };
 use vigil_core::telemetry::invocations::InvocationLedger;
@@ -110,6 +110,7 @@ impl Store {
         }
         let dropped = [
             (DROPPED_REQUESTS, flush.dropped),
+            (HEALTH_CHECKS, flush.health_checks),
             (DROPPED_INVOCATIONS, invocations.dropped),
             (MALFORMED_TRACE_ITEMS, invocations.malformed),
         ];

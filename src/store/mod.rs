@@ -100,6 +100,20 @@ impl Store {
         }
     }
 
+    /// One statement over many rows: `sql` reads each row of `rows` (a JSON array of column
+    /// values) as `value ->> 0, value ->> 1, … FROM json_each(?1)`. However many subjects
+    /// change at once (40 probes created, or all going down), their rows cost one statement of
+    /// the invocation's D1 queries (50 on the Free plan), not one each.
+    fn each_row(&self, sql: String, rows: &[serde_json::Value]) -> StoreResult<Statement<'_>> {
+        let rows = serde_json::to_string(rows).map_err(|e| StoreError(e.to_string()))?;
+        self.prepare(sql).bind(&[rows.into()])
+    }
+
+    /// The count this store adds to, for another store of the same invocation to share.
+    pub fn statements(&self) -> Rc<Cell<u32>> {
+        self.statements.clone()
+    }
+
     fn count(&self, statements: usize) {
         let total = self.statements.get().saturating_add(statements as u32);
         self.statements.set(total);
@@ -181,11 +195,6 @@ fn adding(table: &str, columns: &str) -> String {
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `NULL` for `None`.
-fn nullable(value: Option<f64>) -> JsValue {
-    value.map_or(JsValue::NULL, JsValue::from)
 }
 
 /// NaN and infinities cannot be stored in D1; they are recorded as 0.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 
 use super::{Statement, Store, StoreResult};
@@ -81,17 +82,44 @@ impl DeliveryOutcome {
 }
 
 impl Store {
-    /// The statement enqueueing `entry`, only if the alert's state row was written by this run
-    /// (its `last_eval_ms` is `now_ms`): a run that lost the compare-and-set enqueues nothing.
-    /// `created_ms` is when the row is first due (its group's slot), so a row waiting for its
-    /// group's `group_interval` does not count as a stuck notification.
-    pub(super) fn enqueue(
+    /// Queues `entries` (each with the key of the alert whose change made it), each only if
+    /// that alert's state write won (its `last_eval_ms` is `now_ms`): a run that lost the
+    /// compare-and-set enqueues nothing. One statement for the entries that refresh an
+    /// existing row, one for those that never do. `created_ms` is when the row is first due
+    /// (its group's slot), so a row waiting for its group's `group_interval` does not count as
+    /// a stuck notification.
+    pub(super) fn enqueue_all(
         &self,
-        entry: &OutboxEntry,
-        alert_key: &str,
+        entries: &[(&OutboxEntry, &str)],
         now_ms: f64,
-    ) -> StoreResult<Statement<'_>> {
-        let on_conflict = if entry.refresh {
+    ) -> StoreResult<Vec<Statement<'_>>> {
+        let mut statements = Vec::new();
+        for refresh in [true, false] {
+            let rows: Vec<Value> = entries
+                .iter()
+                .filter(|(entry, _)| entry.refresh == refresh)
+                .map(|(entry, alert_key)| {
+                    json!([
+                        entry.receiver,
+                        entry.alert_key,
+                        entry.dedup_key,
+                        entry.payload,
+                        now_ms,
+                        alert_key,
+                        entry.due_ms,
+                        entry.group_key
+                    ])
+                })
+                .collect();
+            if !rows.is_empty() {
+                statements.push(self.enqueue(&rows, refresh)?);
+            }
+        }
+        Ok(statements)
+    }
+
+    fn enqueue(&self, rows: &[Value], refresh: bool) -> StoreResult<Statement<'_>> {
+        let on_conflict = if refresh {
             "DO UPDATE SET payload = excluded.payload,
                created_ms = CASE WHEN outbox.delivered_ms IS NULL THEN outbox.created_ms ELSE excluded.created_ms END,
                next_attempt_ms = CASE WHEN outbox.delivered_ms IS NULL THEN outbox.next_attempt_ms ELSE excluded.next_attempt_ms END,
@@ -101,23 +129,19 @@ impl Store {
         } else {
             "DO NOTHING"
         };
-        self.prepare(format!(
-            "INSERT INTO outbox
-               (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms, group_key)
-             SELECT ?1, ?2, ?3, ?4, ?7, ?7, ?8
-             WHERE EXISTS (SELECT 1 FROM alert_state WHERE alert_key = ?6 AND last_eval_ms = ?5)
-             ON CONFLICT (channel, dedup_key) {on_conflict}"
-        ))
-        .bind(&[
-            entry.receiver.as_str().into(),
-            entry.alert_key.as_str().into(),
-            entry.dedup_key.as_str().into(),
-            entry.payload.as_str().into(),
-            now_ms.into(),
-            alert_key.into(),
-            entry.due_ms.into(),
-            entry.group_key.as_str().into(),
-        ])
+        self.each_row(
+            format!(
+                "INSERT INTO outbox
+                   (channel, alert_key, dedup_key, payload, created_ms, next_attempt_ms, group_key)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 6,
+                   value ->> 6, value ->> 7
+                 FROM json_each(?1)
+                 WHERE EXISTS (SELECT 1 FROM alert_state
+                               WHERE alert_key = value ->> 5 AND last_eval_ms = value ->> 4)
+                 ON CONFLICT (channel, dedup_key) {on_conflict}"
+            ),
+            rows,
+        )
     }
 
     /// The latest slots of `groups` (receiver, group key) that have one.

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use wasm_bindgen::JsValue;
+use serde_json::{json, Value};
 
 use super::snapshot::kind;
-use super::{nullable, Statement, Store, StoreResult, PROBES};
+use super::{Statement, Store, StoreResult, PROBES};
 use vigil_core::probes::heartbeats::LastPing;
 use vigil_core::probes::ledger::Check;
 use vigil_core::probes::state::{status_changed, LastCheck, ProbeState, ProbeStatus};
@@ -135,14 +135,15 @@ impl Store {
         all: &BTreeMap<String, ProbeState>,
         deferred: u64,
     ) -> StoreResult<()> {
-        let mut statements = Vec::with_capacity(checked.len() + 3);
+        let mut statements = Vec::with_capacity(4);
+        let mut changed = Vec::new();
         let mut checks = Vec::with_capacity(checked.len());
         for c in checked {
             let Some(last) = &c.next.last else {
                 continue;
             };
             if status_changed(c.previous, c.next) {
-                statements.push(self.save_probe_state(c.probe, c.next)?);
+                changed.push(probe_state_row(c.probe, c.next));
             }
             let minute_of = |ms: f64| (ms / 60_000.0).floor() as i64;
             let check = Check {
@@ -152,6 +153,9 @@ impl Store {
                 every_minute: c.every_minute,
             };
             checks.push((c.probe.to_string(), check));
+        }
+        if !changed.is_empty() {
+            statements.push(self.save_probe_states(&changed)?);
         }
         statements.extend(self.record_checks(&PROBES, &checks).await?);
         let latest: BTreeMap<&String, Snapshotted> = all
@@ -171,30 +175,19 @@ impl Store {
         Ok(())
     }
 
-    fn save_probe_state(&self, probe: &str, state: &ProbeState) -> StoreResult<Statement<'_>> {
-        let l = Latest::of(state);
-        let text = |v: Option<String>| v.map_or(JsValue::NULL, JsValue::from);
-        self.prepare(
+    /// Writes the probes' state rows (each from [`probe_state_row`]) in one statement.
+    fn save_probe_states(&self, rows: &[Value]) -> StoreResult<Statement<'_>> {
+        self.each_row(
             "INSERT OR REPLACE INTO probe_state (probe, status, failures, successes,
                changed_ms, last_run_ms, last_result, last_reason, last_duration_ms,
                last_http_status, checks_pass, checks_slow, checks_fail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+               value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10,
+               value ->> 11, value ->> 12
+             FROM json_each(?1)"
+                .into(),
+            rows,
         )
-        .bind(&[
-            probe.into(),
-            state.status.as_str().into(),
-            l.failures.into(),
-            l.successes.into(),
-            nullable(state.changed_ms),
-            nullable(l.last_run_ms),
-            text(l.last_result),
-            text(l.last_reason),
-            nullable(l.last_duration_ms),
-            l.last_http_status.map_or(JsValue::NULL, JsValue::from),
-            (l.checks_pass as f64).into(),
-            (l.checks_slow as f64).into(),
-            (l.checks_fail as f64).into(),
-        ])
     }
 
     /// Records a monitor's ping (a failure report when `failed`).
@@ -232,4 +225,24 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// A `probe_state` row as [`Store::save_probe_states`] reads it.
+fn probe_state_row(probe: &str, state: &ProbeState) -> Value {
+    let l = Latest::of(state);
+    json!([
+        probe,
+        state.status.as_str(),
+        l.failures,
+        l.successes,
+        state.changed_ms,
+        l.last_run_ms,
+        l.last_result,
+        l.last_reason,
+        l.last_duration_ms,
+        l.last_http_status,
+        l.checks_pass,
+        l.checks_slow,
+        l.checks_fail
+    ])
 }

@@ -1,5 +1,6 @@
 //! One probe check: the request (redirects followed by hand, each hop a subrequest drawn from
-//! the run's budget), a body read of at most `MAX_BODY_BYTES`, all under the probe's timeout.
+//! the run's budget), a body read of at most `MAX_BODY_BYTES` when an assertion needs it, all
+//! under the probe's timeout.
 //! Whatever the target does (never answers, trickles, loops, sends gigabytes, fails DNS or
 //! TLS), the check ends within its timeout with a reason.
 
@@ -13,37 +14,29 @@ use worker::{Method, RequestRedirect, Response};
 use crate::clock::now_ms;
 use crate::errors::describe;
 use crate::timeout::with_timeout;
+use vigil_core::probes::batch::Outcome;
 use vigil_core::probes::spec::{HeaderValue, ProbeMethod, ProbeSpec};
-use vigil_core::probes::verdict::{Observation, MAX_BODY_BYTES};
+use vigil_core::probes::verdict::{judge, Observation, MAX_BODY_BYTES};
 
-/// How a check ended.
-pub enum Checked {
-    /// The target answered (or failed to), in `duration_ms`.
-    Done {
-        observed: Result<Observation, String>,
-        duration_ms: f64,
-    },
-    /// A redirect hop found the run's subrequest budget spent: checked again next run.
-    Deferred,
-}
-
-/// Runs one check; `spare` holds the subrequests left for redirect hops in this run.
-pub async fn check(spec: &ProbeSpec, env: &Env, spare: &Cell<u32>) -> Checked {
+/// Runs one check and judges it; `spare` holds the subrequests left for redirect hops.
+pub async fn check(spec: &ProbeSpec, env: &Env, spare: &Cell<u32>) -> Outcome {
     let started = now_ms();
     let controller = AbortController::default();
     let signal = controller.signal();
     let outcome = with_timeout(follow(spec, env, &signal, spare, started), spec.timeout_ms).await;
-    // Ends whatever is still open: a trickling body, a hung connection.
+    // Ends whatever is still open: a trickling body, a hung connection, an unread body.
     controller.abort();
     let observed = match outcome {
-        Some(Hop::Deferred) => return Checked::Deferred,
+        Some(Hop::Deferred) => return Outcome::Deferred,
         Some(Hop::Done(observed)) => observed,
         None => Err(format!("timeout after {} ms", spec.timeout_ms)),
     };
-    Checked::Done {
-        observed,
-        duration_ms: now_ms() - started,
-    }
+    let http_status = observed.as_ref().ok().map(|o| o.status);
+    Outcome::done(
+        judge(&spec.expect, &observed),
+        now_ms() - started,
+        http_status,
+    )
 }
 
 enum Hop {
@@ -73,10 +66,10 @@ async fn follow(
         let status = response.status_code();
         let location = response.headers().get("Location").ok().flatten();
         let (true, Some(location)) = ((300..400).contains(&status), location) else {
-            return Hop::Done(read(response, method, started).await);
+            return Hop::Done(read(response, spec, method, started).await);
         };
         if spec.max_redirects == 0 {
-            return Hop::Done(read(response, method, started).await);
+            return Hop::Done(read(response, spec, method, started).await);
         }
         if hop == spec.max_redirects {
             let max = spec.max_redirects;
@@ -144,16 +137,18 @@ async fn send(
         .map_err(|e| format!("request failed: {}", describe(&e)))
 }
 
-/// Reads at most `MAX_BODY_BYTES` of the body; the timeout bounds a slow one.
+/// Reads at most `MAX_BODY_BYTES` of the body when an assertion needs it (the timeout bounds a
+/// slow one); an unread body is cancelled by the check's abort.
 async fn read(
     mut response: Response,
+    spec: &ProbeSpec,
     method: ProbeMethod,
     started: f64,
 ) -> Result<Observation, String> {
     let status = response.status_code();
     let mut body = Vec::new();
     let mut truncated = false;
-    if method != ProbeMethod::Head {
+    if method != ProbeMethod::Head && spec.expect.reads_body() {
         let mut stream = response
             .stream()
             .map_err(|e| format!("HTTP {status}, body unreadable: {}", describe(&e)))?;

@@ -2,28 +2,24 @@
 //! their states; read the heartbeat monitors' last pings. The decisions (what is due, how an
 //! answer is judged, up/down) are the core's; this module sends and stores.
 
+mod batch;
 mod check;
 pub mod heartbeats;
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use serde_json::{json, Map};
 use worker::Env;
 
 use crate::config::Config;
 use crate::store::{ProbeCheck, Store, StoreError};
 use crate::telemetry::log::{error_field, Level, Logger};
-use check::{check, Checked};
+use batch::run_checks;
 use vigil_core::probes::schedule::schedule;
 use vigil_core::probes::spec::ProbeSpec;
-use vigil_core::probes::state::{advance, LastCheck, ProbeState, ProbeStatus};
-use vigil_core::probes::verdict::{judge, CheckResult};
-
-/// Connections a Worker invocation may hold open at once; more would queue inside the runtime
-/// and eat into each probe's timeout.
-const CONCURRENT_CHECKS: usize = 6;
+use vigil_core::probes::state::{advance, ProbeState, ProbeStatus};
+use vigil_core::probes::verdict::CheckResult;
+use vigil_core::telemetry::limits::InvocationUse;
 
 /// A probe checked at least this often is checked in every minute's cron run.
 const MINUTE_MS: u64 = 60_000;
@@ -32,8 +28,10 @@ const MINUTE_MS: u64 = 60_000;
 pub struct ProbeRun {
     /// Every configured probe's status after this run (checked or not).
     pub statuses: BTreeMap<String, ProbeStatus>,
-    /// Subrequests the checks used (first requests and redirect hops).
+    /// Subrequests the checks used (first requests and redirect hops), wherever they ran.
     pub subrequests: u32,
+    /// What this invocation used: its own checks, or one call per batch.
+    pub used: InvocationUse,
 }
 
 /// Runs the probes due at `now_ms` and stores what they found.
@@ -48,6 +46,7 @@ pub async fn run_due(
         return Ok(ProbeRun {
             statuses: BTreeMap::new(),
             subrequests: 0,
+            used: InvocationUse::default(),
         });
     }
     let mut states: BTreeMap<String, ProbeState> =
@@ -55,29 +54,16 @@ pub async fn run_due(
     let capacity = config.subrequest_budget.for_probes();
     let last_run = |name: &str| states.get(name)?.last.as_ref().map(|l| l.at_ms);
     let plan = schedule(&config.probes, last_run, now_ms, capacity);
-    let spare = Cell::new(capacity.saturating_sub(plan.run.len() as u32));
-    let hops_available = spare.get();
+    let hops_available = capacity.saturating_sub(plan.run.len() as u32);
     let specs: Vec<&ProbeSpec> = plan.run.iter().map(|&i| &config.probes[i]).collect();
-    let spare_hops = &spare;
-    let results: Vec<(&ProbeSpec, Checked)> = futures::stream::iter(specs)
-        .map(|spec| async move { (spec, check(spec, env, spare_hops).await) })
-        .buffer_unordered(CONCURRENT_CHECKS)
-        .collect()
-        .await;
+    let (results, hops_used, used) = run_checks(env, logger, specs, hops_available).await;
     let mut deferred = plan.deferred.len() as u64;
     let mut checked: Vec<(&ProbeSpec, ProbeState)> = Vec::with_capacity(results.len());
-    for (spec, result) in results {
-        let Checked::Done {
-            observed,
-            duration_ms,
-        } = result
-        else {
+    for (spec, outcome) in results {
+        let Some(last) = outcome.last_check(now_ms) else {
             deferred += 1;
             continue;
         };
-        let verdict = judge(&spec.expect, &observed);
-        let http_status = observed.as_ref().ok().map(|o| o.status);
-        let last = LastCheck::new(now_ms, verdict, duration_ms, http_status);
         let previous = states.get(&spec.name).cloned().unwrap_or_default();
         let next = advance(&previous, spec, last);
         log_check(logger, &spec.name, &previous, &next);
@@ -107,7 +93,8 @@ pub async fn run_due(
         .collect();
     Ok(ProbeRun {
         statuses,
-        subrequests: saved.len() as u32 + (hops_available - spare.get()),
+        subrequests: saved.len() as u32 + hops_used,
+        used,
     })
 }
 

@@ -25,6 +25,11 @@ pub fn record(now_ms: f64, served: &Served<'_>) {
     AGGREGATOR.with(|a| a.borrow_mut().record(now_ms, served));
 }
 
+/// Counts one request to an embedded application's health endpoints, apart from its traffic.
+pub fn record_health_check(now_ms: f64) {
+    AGGREGATOR.with(|a| a.borrow_mut().record_health_check(now_ms));
+}
+
 /// Adds the rows one D1 statement read and wrote to the isolate's ledger.
 pub fn bill(operation: Operation, read: u64, written: u64) {
     LEDGER.with(|l| l.borrow_mut().add(operation, read, written));

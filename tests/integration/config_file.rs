@@ -10,6 +10,7 @@ use crate::ADMIN_TOKEN;
 crate::tests!(
     forty_fully_specified_probes_in_the_file_are_all_checked_in_one_run,
     a_probes_variable_wins_over_the_files_probes,
+    without_the_batch_binding_the_cron_checks_every_probe_itself,
 );
 
 /// What Cloudflare allows one variable to hold.
@@ -68,6 +69,50 @@ fn forty_fully_specified_probes_in_the_file_are_all_checked_in_one_run() {
         &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
     );
     assert_eq!(probes.json()["probes"].as_array().map(Vec::len), Some(40));
+    // Five batches of eight, each an invocation of its own: the cron's subrequests are the
+    // aggregator call and one per batch, within the Free plan's per-invocation limits.
+    let used = invocation_use(&worker);
+    assert_eq!(
+        used,
+        [
+            ("d1_statements", used[0].1),
+            ("subrequests", 6.0),
+            ("connections", 5.0)
+        ]
+    );
+    assert!(used[0].1 > 0.0 && used[0].1 <= 50.0, "{used:?}");
+}
+
+/// What the last cron run used of each per-invocation limit, from `/metrics`.
+fn invocation_use(worker: &Worker) -> Vec<(&'static str, f64)> {
+    let metrics = worker.get("/metrics");
+    ["d1_statements", "subrequests", "connections"]
+        .into_iter()
+        .map(|resource| {
+            let series =
+                format!(r#"vigil_invocation_use{{operation="cron",resource="{resource}"}}"#);
+            let value = metrics.sample(&series);
+            (
+                resource,
+                value.unwrap_or_else(|| panic!("{series}:\n{}", metrics.body)),
+            )
+        })
+        .collect()
+}
+
+fn without_the_batch_binding_the_cron_checks_every_probe_itself() {
+    let target = Receiver::start(Behavior::Status(200));
+    let worker = Worker::start(Options {
+        config_file: Some(forty_probes(&target)),
+        without_bindings: vec!["PROBE_BATCHES"],
+        ..Options::default()
+    });
+    worker.run_cron(now_ms());
+    assert_eq!(paths_checked(&target).len(), 40);
+    let used = invocation_use(&worker);
+    // 40 checks and the aggregator call: within 50, six connections at most.
+    assert_eq!(used[1], ("subrequests", 41.0));
+    assert_eq!(used[2], ("connections", 6.0));
 }
 
 fn a_probes_variable_wins_over_the_files_probes() {

@@ -38,6 +38,7 @@ fn adapt_bindings(config: &mut toml::Table, base: &Path, without: &[&str]) {
         "kv_namespaces",
         "r2_buckets",
         "analytics_engine_datasets",
+        "services",
     ] {
         if let Some(toml::Value::Array(bindings)) = config.get_mut(section) {
             bindings.retain(|b| {

@@ -13,6 +13,7 @@ mod producer;
 
 mod aggregation;
 mod alerting;
+mod bundle;
 mod config_file;
 mod cron;
 mod delivery_order;
@@ -89,6 +90,7 @@ fn main() {
         slo_maintenance::all(),
         status_days::all(),
         deploy::all(),
+        bundle::all(),
         prometheus_stack::all(),
     ]
     .into_iter()

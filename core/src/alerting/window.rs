@@ -208,7 +208,7 @@ mod tests {
         };
         let flush = Flush {
             series: vec![series(7, 200, 5), series(7, 503, 2), series(8, 200, 1)],
-            dropped: 0,
+            ..Flush::default()
         };
         let none = InvocationLedger::default();
         let deltas = minute_deltas(&flush, &none);

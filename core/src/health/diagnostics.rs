@@ -113,6 +113,7 @@ mod tests {
             last_run_ms: 1_000_000.0,
             last_success_ms: success_ms,
             last_error: None,
+            last_use: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! the up/down state over consecutive checks and which probes a run can afford are decided
 //! here; the shell only sends the requests and stores the states.
 
+pub mod batch;
 pub mod heartbeats;
 pub mod ledger;
 pub mod schedule;

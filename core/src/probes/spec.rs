@@ -79,6 +79,14 @@ pub struct Expect {
     pub max_latency_ms: Option<u64>,
 }
 
+impl Expect {
+    /// Whether an assertion needs the body. A check that needs none does not download it: on
+    /// the Free plan's 10 ms of CPU a body read costs more than the request itself.
+    pub fn reads_body(&self) -> bool {
+        self.body_contains.is_some() || self.body_not_contains.is_some() || !self.json.is_empty()
+    }
+}
+
 /// One configured probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeSpec {

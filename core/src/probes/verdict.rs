@@ -11,7 +11,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub status: u16,
-    /// From sending the request to the end of the body read.
+    /// From sending the request to the end of the body read (to the response's headers when
+    /// the probe asserts nothing about the body, which is then not read).
     pub latency_ms: f64,
     /// The body's first [`MAX_BODY_BYTES`] at most.
     pub body: Vec<u8>,

@@ -9,6 +9,8 @@ use super::store_cost::{from_counters, Operation, Rows};
 pub const FLUSH_BATCHES: &str = "metric_flush_batches";
 /// Requests an isolate could not count (its unflushed series hit the cap).
 pub const DROPPED_REQUESTS: &str = "metric_requests_dropped";
+/// Requests to embedded applications' health endpoints, counted apart from their traffic.
+pub const HEALTH_CHECKS: &str = "embedded_health_checks";
 /// Batches the aggregator merged (one Durable Object request each).
 pub const AGGREGATOR_BATCHES: &str = "aggregator_batches";
 /// Batches the aggregator found journalled after an eviction, deploy or restart, and wrote.
@@ -33,6 +35,7 @@ pub const FOLDED_PREFIX: &str = "series_folded:";
 pub struct PipelineCounters {
     pub flush_batches: u64,
     pub dropped_requests: u64,
+    pub health_checks: u64,
     pub aggregator_batches: u64,
     pub aggregator_batches_recovered: u64,
     pub aggregator_batches_unreadable: u64,
@@ -56,6 +59,7 @@ impl PipelineCounters {
             match name.as_str() {
                 FLUSH_BATCHES => counters.flush_batches = *value,
                 DROPPED_REQUESTS => counters.dropped_requests = *value,
+                HEALTH_CHECKS => counters.health_checks = *value,
                 AGGREGATOR_BATCHES => counters.aggregator_batches = *value,
                 AGGREGATOR_BATCHES_RECOVERED => counters.aggregator_batches_recovered = *value,
                 AGGREGATOR_BATCHES_UNREADABLE => counters.aggregator_batches_unreadable = *value,

@@ -101,9 +101,18 @@ pub struct Aggregator {
     last_flush_ms: Option<f64>,
     /// Requests dropped at the series cap since the last flush.
     dropped: u64,
+    /// Requests to an embedded application's health endpoints since the last flush.
+    health_checks: u64,
 }
 
 impl Aggregator {
+    /// Counts one request to an embedded application's health endpoints: on its own, never in
+    /// the application's RED metrics and SLOs (an uptime monitor is not a user).
+    pub fn record_health_check(&mut self, now_ms: f64) {
+        self.last_flush_ms.get_or_insert(now_ms);
+        self.health_checks += 1;
+    }
+
     /// Counts one request.
     pub fn record(&mut self, now_ms: f64, served: &Served<'_>) {
         self.last_flush_ms.get_or_insert(now_ms);
@@ -138,12 +147,12 @@ impl Aggregator {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty() && self.dropped == 0
+        self.series.is_empty() && self.dropped == 0 && self.health_checks == 0
     }
 
     /// Whether a flush is due: `interval_ms` after the last one (0 = every request).
     pub fn flush_due(&self, now_ms: f64, interval_ms: f64) -> bool {
-        !self.series.is_empty()
+        !(self.series.is_empty() && self.health_checks == 0)
             && self
                 .last_flush_ms
                 .is_none_or(|last| now_ms - last >= interval_ms)
@@ -156,6 +165,7 @@ impl Aggregator {
         Flush {
             series: std::mem::take(&mut self.series).into_iter().collect(),
             dropped: std::mem::take(&mut self.dropped),
+            health_checks: std::mem::take(&mut self.health_checks),
         }
     }
 
@@ -163,6 +173,7 @@ impl Aggregator {
     /// sender's batch arriving at the aggregator.
     pub fn absorb(&mut self, flush: Flush) {
         self.dropped += flush.dropped;
+        self.health_checks += flush.health_checks;
         for (key, stats) in flush.series {
             self.merge(key, &stats);
         }
@@ -175,11 +186,14 @@ pub struct Flush {
     pub series: Vec<(SeriesKey, SeriesStats)>,
     /// Requests dropped at [`MAX_SERIES`] since the previous flush.
     pub dropped: u64,
+    /// Requests to embedded applications' health endpoints since the previous flush.
+    #[serde(default)]
+    pub health_checks: u64,
 }
 
 impl Flush {
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty() && self.dropped == 0
+        self.series.is_empty() && self.dropped == 0 && self.health_checks == 0
     }
 }
 
@@ -264,6 +278,21 @@ mod tests {
         let rows = agg.take(2.0).series;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].1.count, 2);
+    }
+
+    #[test]
+    fn health_checks_are_counted_apart_and_make_a_flush_due() {
+        let mut agg = Aggregator::default();
+        assert!(!agg.flush_due(0.0, 10_000.0));
+        agg.record_health_check(0.0);
+        agg.record_health_check(1.0);
+        assert!(!agg.is_empty());
+        assert!(agg.flush_due(10_000.0, 10_000.0));
+        let flush = agg.take(10_000.0);
+        assert_eq!((flush.series.len(), flush.health_checks), (0, 2));
+        agg.absorb(flush);
+        assert_eq!(agg.take(20_000.0).health_checks, 2);
+        assert!(agg.is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod counters;
 pub mod exposition;
 pub mod ingest;
 pub mod invocations;
+pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod queries;

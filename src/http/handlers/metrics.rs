@@ -64,7 +64,11 @@ async fn read_snapshot(req: &RequestInfo<'_>) -> Result<Snapshot, StoreError> {
         exceptions: exceptions?,
         log_lines: log_lines?,
         dependencies: dependencies?,
-        cron_last_success_ms: heartbeat?.and_then(|hb| hb.last_success_ms),
+        cron_last_success_ms: heartbeat
+            .as_ref()
+            .ok()
+            .and_then(|hb| hb.as_ref()?.last_success_ms),
+        cron_last_use: heartbeat?.and_then(|hb| hb.last_use),
         counters: PipelineCounters::from_stored(&counters?),
         alerts: alerts?
             .into_iter()

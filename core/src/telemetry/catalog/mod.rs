@@ -10,6 +10,7 @@ use super::exposition::{Family, Histogram};
 use super::metrics::{BUCKETS, BUCKET_BOUNDS_SECONDS};
 
 use super::counters::PipelineCounters;
+use super::limits::{self, InvocationUse};
 use crate::alerting::slo::SloReport;
 use crate::probes::heartbeats::LastPing;
 use crate::probes::state::ProbeState;
@@ -44,6 +45,8 @@ pub struct Snapshot {
     pub log_lines: Vec<LabelledTotal>,
     pub dependencies: Vec<DependencyStatus>,
     pub cron_last_success_ms: Option<f64>,
+    /// What the last cron run used of the per-invocation limits.
+    pub cron_last_use: Option<InvocationUse>,
     /// The pipeline's own counters (flushes, aggregator, caps, D1 cost).
     pub counters: PipelineCounters,
     pub alerts: Vec<AlertSample>,
@@ -203,7 +206,35 @@ fn operations(s: &Snapshot) -> Vec<Family> {
         1.0,
     );
 
-    [vec![cron, build], pipeline_counters(&s.counters)].concat()
+    [
+        vec![cron, build],
+        invocation_use(s.cron_last_use),
+        pipeline_counters(&s.counters),
+    ]
+    .concat()
+}
+
+/// What the last cron run used of each per-invocation limit, and the Free plan's limit.
+fn invocation_use(last: Option<InvocationUse>) -> Vec<Family> {
+    let mut used = Family::gauge(
+        "vigil_invocation_use",
+        "What the last invocation of an operation used of a per-invocation limit.",
+    );
+    let mut limit = Family::gauge(
+        "vigil_invocation_limit",
+        "The Free plan's per-invocation limit (D1 statements, subrequests, connections).",
+    );
+    for (resource, value, most) in last.unwrap_or_default().resources(&limits::FREE) {
+        if last.is_some() {
+            let labels = [
+                ("operation", "cron".to_string()),
+                ("resource", resource.into()),
+            ];
+            used.push(labels, f64::from(value));
+        }
+        limit.push([("resource", resource.to_string())], f64::from(most));
+    }
+    vec![used, limit]
 }
 
 /// The metrics pipeline's own counters: flushes, aggregator batches, what the caps dropped.
@@ -218,6 +249,11 @@ fn pipeline_counters(c: &PipelineCounters) -> Vec<Family> {
             "vigil_metrics_dropped_requests",
             "Requests an isolate could not count because its unflushed series hit the cap.",
             c.dropped_requests,
+        ),
+        (
+            "vigil_health_checks",
+            "Requests to embedded applications' health endpoints, left out of their RED metrics and SLOs.",
+            c.health_checks,
         ),
         (
             "vigil_aggregator_batches",
