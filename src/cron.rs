@@ -78,6 +78,25 @@ pub async fn run(event: ScheduledEvent, env: Env) {
         failures.push(format!("heartbeat: {e}"));
     }
 
+    let fields = run_fields(&event, now_ms, duration, &used);
+    if failures.is_empty() {
+        logger.emit(Level::Info, "cron run", fields);
+    } else {
+        let mut fields = fields;
+        let failed = error_field("CronStepFailed", &failures.join("; "));
+        fields.insert("error".into(), failed);
+        logger.emit(Level::Error, "cron run", fields);
+    }
+}
+
+/// The `cron run` line's fields: when, how long, and what the run used of the per-invocation
+/// limits (naming any Free-plan limit it went past).
+fn run_fields(
+    event: &ScheduledEvent,
+    now_ms: f64,
+    duration: f64,
+    used: &InvocationUse,
+) -> Map<String, serde_json::Value> {
     let mut fields = Map::new();
     fields.insert("cron".into(), event.cron().into());
     fields.insert("scheduledTime".into(), json!(now_ms));
@@ -87,13 +106,7 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     if !exceeded.is_empty() {
         fields.insert("overFreePlanLimits".into(), json!(exceeded));
     }
-    if failures.is_empty() {
-        logger.emit(Level::Info, "cron run", fields);
-    } else {
-        let failed = error_field("CronStepFailed", &failures.join("; "));
-        fields.insert("error".into(), failed);
-        logger.emit(Level::Error, "cron run", fields);
-    }
+    fields
 }
 
 /// This run's check of each status-page component without a ledger of its own: the
@@ -204,13 +217,15 @@ async fn minute(
         Err(e) => failures.push(format!("notifications: {e}")),
     }
     if housekeeping::due(now_ms) {
-        match housekeeping::run(env, now_ms, store.statements()).await {
-            Ok(archived) if archived > 0 => {
-                let mut fields = Map::new();
-                fields.insert("archived".into(), archived.into());
-                logger.emit(Level::Info, "alert history archived to R2", fields);
+        match housekeeping::run_due(env, now_ms, store.statements()).await {
+            Ok(done) => {
+                used.subrequests += done.subrequests;
+                if done.archived > 0 {
+                    let mut fields = Map::new();
+                    fields.insert("archived".into(), done.archived.into());
+                    logger.emit(Level::Info, "alert history archived to R2", fields);
+                }
             }
-            Ok(_) => {}
             Err(e) => failures.push(format!("housekeeping: {e}")),
         }
     }

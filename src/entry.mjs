@@ -2,8 +2,9 @@
 // aggregator Durable Object; the `worker` crate has no tail handler and no named entrypoints,
 // so this module adds them:
 // - `tail()` forwards the runtime's trace events with env and ctx to Rust;
-// - `ProbeBatch` runs a share of the cron's probe checks in an invocation of its own (reached
-//   only through the `PROBE_BATCHES` service binding, never from the Internet).
+// - `HubJobs` runs work the cron hands off (a batch of probe checks, the hourly housekeeping) in
+//   an invocation of its own, reached only through the `HUB_JOBS` service binding, never from
+//   the Internet.
 // The Rust functions behind them are taken off the entrypoint's prototype so they cannot be
 // called over RPC.
 //
@@ -20,8 +21,8 @@ globalThis.VIGIL_CONFIG_FILE = JSON.stringify(configFile);
 
 const tailIntoHub = Hub.prototype.tail_into_hub;
 delete Hub.prototype.tail_into_hub;
-const probeBatch = Hub.prototype.probe_batch;
-delete Hub.prototype.probe_batch;
+const hubJob = Hub.prototype.hub_job;
+delete Hub.prototype.hub_job;
 
 export default class extends Hub {
   tail(events) {
@@ -29,10 +30,11 @@ export default class extends Hub {
   }
 }
 
-export class ProbeBatch extends WorkerEntrypoint {
+export class HubJobs extends WorkerEntrypoint {
   async fetch(request) {
     try {
-      return new Response(await probeBatch(await request.text(), this.env));
+      const path = new URL(request.url).pathname;
+      return new Response(await hubJob(path, await request.text(), this.env));
     } catch (error) {
       return new Response(String(error), { status: 500 });
     }

@@ -32,6 +32,8 @@ mod housekeeping;
 #[cfg(feature = "hub")]
 mod http;
 #[cfg(feature = "hub")]
+mod jobs;
+#[cfg(feature = "hub")]
 mod settings;
 #[cfg(feature = "hub")]
 mod status_page;

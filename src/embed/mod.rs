@@ -225,19 +225,7 @@ impl Vigil {
         } else {
             self.count(&incoming, &route, status, duration_ms, finished_ms);
         }
-        let flush_seconds = self.0.options.flush_seconds;
-        if pipeline::flush_due(finished_ms, flush_seconds) {
-            let (env, vigil) = (env.clone(), self.clone());
-            ctx.wait_until(async move { delivery::ship(&env, vigil.logger(), finished_ms).await });
-        } else if delivery::arm_delayed_ship() {
-            // The isolate's first unshipped count: shipped within the flush interval even if
-            // no request follows, so no cron (which `wrangler dev` never fires) is needed.
-            let (env, vigil) = (env.clone(), self.clone());
-            ctx.wait_until(async move {
-                Delay::from(Duration::from_secs(u64::from(flush_seconds))).await;
-                delivery::ship_delayed(&env, vigil.logger()).await;
-            });
-        }
+        self.ship_when_due(&env, &ctx, finished_ms);
         let server_timing = timing.header(duration_ms);
         match answer {
             Answer::Vigil(reply) => serving::to_response(
@@ -247,6 +235,22 @@ impl Vigil {
                 &server_timing,
             ),
             Answer::App(response) => serving::stamp(response, &incoming.request_id, &server_timing),
+        }
+    }
+
+    /// Ships the isolate's counts when the flush interval has passed; otherwise, for the first
+    /// unshipped count, within the interval even if no request follows, so no cron (which
+    /// `wrangler dev` never fires) is needed.
+    fn ship_when_due(&self, env: &Env, ctx: &Context, finished_ms: f64) {
+        let flush_seconds = self.0.options.flush_seconds;
+        let (env, vigil) = (env.clone(), self.clone());
+        if pipeline::flush_due(finished_ms, flush_seconds) {
+            ctx.wait_until(async move { delivery::ship(&env, vigil.logger(), finished_ms).await });
+        } else if delivery::arm_delayed_ship() {
+            ctx.wait_until(async move {
+                Delay::from(Duration::from_secs(u64::from(flush_seconds))).await;
+                delivery::ship_delayed(&env, vigil.logger()).await;
+            });
         }
     }
 

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
+use worker::D1Result;
 
 use super::snapshot::kind;
 use super::{finite, GroupSlot, OutboxEntry, Statement, Store, StoreResult};
@@ -133,16 +134,8 @@ impl Store {
         }
         statements.push(self.put_snapshot(kind::ALERT_VALUES, &values, now_ms)?);
         let results = self.batch(statements).await?;
-        #[derive(serde::Deserialize)]
-        struct Won {
-            alert_key: String,
-        }
-        let won: BTreeSet<String> = match (changes.is_empty(), results.first()) {
-            (false, Some(result)) => result
-                .results::<Won>()?
-                .into_iter()
-                .map(|w| w.alert_key)
-                .collect(),
+        let won = match (changes.is_empty(), results.first()) {
+            (false, Some(written)) => keys_written(written)?,
             _ => BTreeSet::new(),
         };
         Ok(changes
@@ -269,4 +262,14 @@ fn state_row(change: &AlertChange) -> Value {
         row.rule_id,
         state.last_sent.map(|kind| kind.as_str()),
     ])
+}
+
+/// The alert keys [`Store::save_states`] returned: the states whose write won.
+fn keys_written(result: &D1Result) -> StoreResult<BTreeSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Won {
+        alert_key: String,
+    }
+    let won = result.results::<Won>()?;
+    Ok(won.into_iter().map(|w| w.alert_key).collect())
 }

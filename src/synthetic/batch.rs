@@ -1,21 +1,16 @@
 //! The cron's checks, split across invocations: more than [`PROBES_PER_INVOCATION`] due probes
-//! go in batches to the hub's own `ProbeBatch` entrypoint (the `PROBE_BATCHES` service binding,
-//! which only this worker can call), each batch an invocation with its own CPU and subrequest
-//! limits. Without the binding, or when a batch fails, the checks run here instead: a probe is
-//! never left unchecked because of how it was scheduled.
+//! go in batches to the hub's own jobs entrypoint (`jobs`), each batch an invocation with its
+//! own CPU and subrequest limits. Without the binding, or when a batch fails, the checks run
+//! here instead: a probe is never left unchecked because of how it was scheduled.
 
 use std::cell::Cell;
 
 use futures::StreamExt;
 use serde_json::Map;
-use wasm_bindgen::prelude::*;
-// The `#[wasm_bindgen]` expansion of an async export names one of these crates.
-#[allow(unused_imports)]
-use worker::{js_sys, wasm_bindgen_futures};
-use worker::{Env, Fetcher, Method, RequestInit};
+use worker::{Env, Fetcher};
 
 use super::check::check;
-use crate::errors::describe;
+use crate::jobs::{self, Job};
 use crate::settings;
 use crate::telemetry::log::{error_field, Level, Logger};
 use vigil_core::probes::batch::{
@@ -23,9 +18,6 @@ use vigil_core::probes::batch::{
 };
 use vigil_core::probes::spec::ProbeSpec;
 use vigil_core::telemetry::limits::{InvocationUse, CONNECTIONS};
-
-/// The service binding to this worker's `ProbeBatch` entrypoint.
-pub const BINDING: &str = "PROBE_BATCHES";
 
 /// Checks `specs` (the due probes, in order), `hops` redirect hops to spare; returns each
 /// probe's outcome, the hops used, and what this invocation used for them.
@@ -35,8 +27,7 @@ pub async fn run_checks<'a>(
     specs: Vec<&'a ProbeSpec>,
     hops: u32,
 ) -> (Vec<(&'a ProbeSpec, Outcome)>, u32, InvocationUse) {
-    let binding = env.service(BINDING).ok();
-    let Some(binding) = binding.filter(|_| specs.len() > PROBES_PER_INVOCATION) else {
+    let Some(binding) = jobs::binding(env).filter(|_| specs.len() > PROBES_PER_INVOCATION) else {
         let (outcomes, hops_used) = check_here(env, specs, hops).await;
         let used = requests_made(outcomes.len() as u32 + hops_used);
         return (outcomes, hops_used, used);
@@ -120,23 +111,7 @@ fn matched<'a>(
 
 async fn send(binding: &Fetcher, request: &BatchRequest) -> Result<BatchReply, String> {
     let body = serde_json::to_string(request).map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&body)));
-    let mut response = binding
-        .fetch("https://vigil.internal/probe-batch", Some(init))
-        .await
-        .map_err(|e| format!("the batch could not be sent: {}", describe(&e)))?;
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("the batch's answer is unreadable: {}", describe(&e)))?;
-    if response.status_code() != 200 {
-        return Err(format!(
-            "the batch answered {}: {text}",
-            response.status_code()
-        ));
-    }
+    let text = jobs::send(binding, Job::ProbeBatch, body).await?;
     serde_json::from_str(&text).map_err(|e| format!("the batch's answer is not a reply: {e}"))
 }
 
@@ -151,22 +126,20 @@ fn log_failed_batch(logger: &Logger, request: &BatchRequest, reason: &str) {
     );
 }
 
-/// The `ProbeBatch` entrypoint (called by `src/entry.mjs` with the request's body): checks the
-/// named probes and answers with their outcomes as JSON.
-#[wasm_bindgen]
-pub async fn probe_batch(body: String, env: Env) -> Result<String, JsValue> {
-    let settings = settings::load(&env);
+/// A batch job (see `jobs`): checks the named probes and answers with their outcomes as JSON.
+pub async fn run_batch(body: &str, env: &Env) -> Result<String, String> {
+    let settings = settings::load(env);
     let Ok(config) = &settings.config else {
-        return Err(JsValue::from_str("the hub's configuration is invalid"));
+        return Err("the hub's configuration is invalid".into());
     };
-    let request: BatchRequest = serde_json::from_str(&body)
-        .map_err(|e| JsValue::from_str(&format!("not a probe batch: {e}")))?;
+    let request: BatchRequest =
+        serde_json::from_str(body).map_err(|e| format!("not a probe batch: {e}"))?;
     let specs: Vec<&ProbeSpec> = config
         .probes
         .iter()
         .filter(|spec| request.probes.contains(&spec.name))
         .collect();
-    let (checks, hops_used) = check_here(&env, specs, request.hops).await;
+    let (checks, hops_used) = check_here(env, specs, request.hops).await;
     let reply = BatchReply {
         checks: checks
             .into_iter()
@@ -174,5 +147,5 @@ pub async fn probe_batch(body: String, env: Env) -> Result<String, JsValue> {
             .collect(),
         hops_used,
     };
-    serde_json::to_string(&reply).map_err(|e| JsValue::from_str(&e.to_string()))
+    serde_json::to_string(&reply).map_err(|e| e.to_string())
 }

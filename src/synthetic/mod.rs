@@ -14,6 +14,7 @@ use worker::Env;
 use crate::config::Config;
 use crate::store::{ProbeCheck, Store, StoreError};
 use crate::telemetry::log::{error_field, Level, Logger};
+pub use batch::run_batch;
 use batch::run_checks;
 use vigil_core::probes::schedule::schedule;
 use vigil_core::probes::spec::ProbeSpec;

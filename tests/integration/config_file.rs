@@ -104,7 +104,7 @@ fn without_the_batch_binding_the_cron_checks_every_probe_itself() {
     let target = Receiver::start(Behavior::Status(200));
     let worker = Worker::start(Options {
         config_file: Some(forty_probes(&target)),
-        without_bindings: vec!["PROBE_BATCHES"],
+        without_bindings: vec!["HUB_JOBS"],
         ..Options::default()
     });
     worker.run_cron(now_ms());

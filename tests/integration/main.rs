@@ -19,6 +19,7 @@ mod cron;
 mod delivery_order;
 mod deploy;
 mod embedded;
+mod embedded_traffic;
 mod grouping;
 mod health;
 mod history;
@@ -84,6 +85,7 @@ fn main() {
         routing::all(),
         grouping::all(),
         embedded::all(),
+        embedded_traffic::all(),
         tail::all(),
         probes::all(),
         status::all(),

@@ -1,4 +1,4 @@
-//! Probe batches: a cron run's checks split across invocations of the hub's `ProbeBatch`
+//! Probe batches: a cron run's checks split across invocations of the hub's jobs
 //! entrypoint, so that every invocation fits the Free plan's 10 ms of CPU (a check costs about
 //! half a millisecond of it, measured in `bench/cpu.py`).
 
