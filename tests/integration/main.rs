@@ -15,6 +15,7 @@ mod aggregation;
 mod alerting;
 mod bundle;
 mod config_file;
+mod connections;
 mod cron;
 mod delivery_order;
 mod deploy;
@@ -77,6 +78,7 @@ fn main() {
         aggregation::all(),
         history::all(),
         config_file::all(),
+        connections::all(),
         cron::all(),
         alerting::all(),
         quiet_runs::all(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -47,6 +47,9 @@ struct Shared {
     /// Behaviours of particular paths, over `behavior`.
     paths: Mutex<BTreeMap<String, Behavior>>,
     stop: AtomicBool,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -64,6 +67,8 @@ impl Receiver {
             behavior: Mutex::new(behavior),
             paths: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         });
         let state = Arc::clone(&shared);
         let accept_loop = std::thread::spawn(move || {
@@ -96,6 +101,11 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
+    }
+
+    /// The most requests this receiver was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 }
 
@@ -143,7 +153,10 @@ fn serve(stream: TcpStream, state: &Shared) {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_in_flight.fetch_max(now, Ordering::SeqCst);
     answer(&stream, behavior, &path, state);
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn answer(mut stream: &TcpStream, behavior: Behavior, path: &str, state: &Shared) {
