@@ -46,7 +46,7 @@ pub async fn run_due(
             subrequests: 0,
         });
     };
-    let body = serde_json::json!({ "nowMs": now_ms }).to_string();
+    let body = serde_json::to_string(&JobRequest { now_ms }).map_err(|e| e.to_string())?;
     let answer = jobs::send(&binding, Job::Housekeeping, body).await?;
     let done: JobAnswer =
         serde_json::from_str(&answer).map_err(|e| format!("housekeeping's answer: {e}"))?;

@@ -56,7 +56,9 @@ pub async fn run_checks<'a>(
             Err(reason) => {
                 log_failed_batch(logger, &request, &reason);
                 let (checked, hops) = check_here(env, batch, request.hops).await;
-                used.subrequests += checked.len() as u32 + hops;
+                let here = requests_made(checked.len() as u32 + hops);
+                used.subrequests += here.subrequests;
+                used.connections = used.connections.max(here.connections);
                 (checked, hops)
             }
         };
