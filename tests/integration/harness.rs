@@ -220,9 +220,12 @@ impl Worker {
             self.sender.is_none(),
             "the hub's cron is not reachable behind the test sender"
         );
-        let reply = self.get(&format!(
+        // A run waits for the aggregator, which answers batches one at a time: behind a flood
+        // of them on a busy machine that can take longer than a request's usual 30 s.
+        let url = self.url(&format!(
             "/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time={time_ms}"
         ));
+        let reply = Reply::from(ureq::get(&url).timeout(Duration::from_secs(120)).call());
         assert_eq!(reply.status, 200, "scheduled handler: {}", reply.body);
     }
 
