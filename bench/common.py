@@ -254,3 +254,14 @@ def row(benchmark, figure, value, goal=""):
     if os.environ.get("BENCH_SUMMARY"):
         with open(os.environ["BENCH_SUMMARY"], "a") as f:
             f.write(text + "\n")
+
+
+def replace_in_readme(start, end, text):
+    """Replaces what the README holds between the markers `start` and `end` with `text` (a
+    generated table); leaves the README alone when a marker is missing."""
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    if start in content and end in content:
+        head, rest = content.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{text}\n{end}{tail}")

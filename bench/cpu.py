@@ -37,8 +37,8 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
-from common import (BENCH, ROOT, Worker, app_config, get, row, sender_config, toml_text,
-                    vigil_config)
+from common import (BENCH, Worker, app_config, get, replace_in_readme, row, sender_config,
+                    toml_text, vigil_config)
 from day import MINUTE, MONITORS, TOKEN, _get_with, history_sql, hub_config
 from embedded import build_bare, note_url
 from probes import Target
@@ -71,13 +71,21 @@ class Profiler:
         self.helper.stdin.flush()
         return json.loads(self.helper.stdout.readline())
 
+    def start(self):
+        """Starts a profile; returns the workerd process's CPU so far (ns)."""
+        self._say("start")
+        return process_cpu_ns(self.worker)
+
+    def stop(self, process_before):
+        """Ends the profile; returns (isolate CPU, workerd process CPU) since `start` in ms."""
+        process = (process_cpu_ns(self.worker) - process_before) / 1e6
+        return isolate_busy_us(self._say("stop")) / 1000, process
+
     def measure(self, action):
         """Runs `action`; returns (isolate CPU, workerd process CPU) in ms."""
-        self._say("start")
-        before = process_cpu_ns(self.worker)
+        before = self.start()
         action()
-        process = (process_cpu_ns(self.worker) - before) / 1e6
-        return isolate_busy_us(self._say("stop")) / 1000, process
+        return self.stop(before)
 
     def close(self):
         self.helper.stdin.close()
@@ -205,14 +213,13 @@ def free_scenario(kinds, target):
             ping = f"/api/heartbeats/job{i % MONITORS}"
             sample("heartbeat ping", lambda: ok(_get_with(hub.base, ping, auth)))
             if i >= 0:
-                batches._say("start")
-                copy_before = process_cpu_ns(copy)
+                copy_before = batches.start()
             sample("cron run (40 probes in 5 batches)", lambda: ok(get(hub.base, f"{cron}{at}")))
             if i >= 0:
                 # The five batches ran concurrently in the copy's isolate: their mean.
-                process = (process_cpu_ns(copy) - copy_before) / 1e6 / BATCHES
-                per_batch = isolate_busy_us(batches._say("stop")) / 1000 / BATCHES
-                kinds.add("probe batch (8 probes), mean of a run's 5", (per_batch, process))
+                isolate, process = batches.stop(copy_before)
+                kinds.add("probe batch (8 probes), mean of a run's 5",
+                          (isolate / BATCHES, process / BATCHES))
             sample("/metrics scrape", lambda: ok(get(hub.base, "/metrics")))
             sample("status page build", lambda: ok(get(hub.base, f"/status?cpu={i}")))
             sample("/livez", lambda: ok(get(hub.base, "/livez")))
@@ -277,16 +284,11 @@ def embedded(kinds):
 
 def update_readme(table, most, runs):
     """Replaces the README's generated CPU table."""
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- cpu-table:start (bench/cpu.py) -->", "<!-- cpu-table:end -->"
-    limits = (f"\nThe most one of {runs} cron runs used: {most['d1Statements']} D1 statements, "
+    limits = (f"The most one of {runs} cron runs used: {most['d1Statements']} D1 statements, "
               f"{most['subrequests']} subrequests, {most['connections']} connections at once "
               "(Free plan: 50, 50, 6).")
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n" + "\n".join(table) + f"\n{limits}\n{end}{tail}")
+    replace_in_readme("<!-- cpu-table:start (bench/cpu.py) -->", "<!-- cpu-table:end -->",
+                      "\n".join(table) + "\n\n" + limits)
 
 
 def main():

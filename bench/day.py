@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 
-from common import ROOT, Worker, get, row, sender_config, vigil_config
+from common import Worker, get, replace_in_readme, row, sender_config, vigil_config
 from d1_reads import counter
 from probes import Target
 
@@ -250,13 +250,7 @@ def report_day(delta, minutes):
 
 def update_readme(table):
     """Replaces the README's generated cost table."""
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- cost-table:start (bench/day.py) -->", "<!-- cost-table:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    replace_in_readme("<!-- cost-table:start (bench/day.py) -->", "<!-- cost-table:end -->", table)
 
 
 def main():

@@ -243,10 +243,11 @@ impl Vigil {
     /// `wrangler dev` never fires) is needed.
     fn ship_when_due(&self, env: &Env, ctx: &Context, finished_ms: f64) {
         let flush_seconds = self.0.options.flush_seconds;
-        let (env, vigil) = (env.clone(), self.clone());
         if pipeline::flush_due(finished_ms, flush_seconds) {
+            let (env, vigil) = (env.clone(), self.clone());
             ctx.wait_until(async move { delivery::ship(&env, vigil.logger(), finished_ms).await });
         } else if delivery::arm_delayed_ship() {
+            let (env, vigil) = (env.clone(), self.clone());
             ctx.wait_until(async move {
                 Delay::from(Duration::from_secs(u64::from(flush_seconds))).await;
                 delivery::ship_delayed(&env, vigil.logger()).await;

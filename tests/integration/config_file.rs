@@ -39,11 +39,7 @@ fn paths_checked(target: &Receiver) -> BTreeSet<String> {
 }
 
 fn sections(worker: &Worker) -> serde_json::Value {
-    let config = worker.request(
-        "GET",
-        "/api/config",
-        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
-    );
+    let config = worker.admin_send("GET", "/api/config", "");
     assert_eq!(config.status, 200, "{}", config.body);
     config.json()["sections"].clone()
 }
@@ -63,11 +59,7 @@ fn forty_fully_specified_probes_in_the_file_are_all_checked_in_one_run() {
     let sections = sections(&worker);
     assert_eq!(sections["probes"]["source"], "file", "{sections}");
     assert_eq!(sections["heartbeats"]["source"], "default", "{sections}");
-    let probes = worker.request(
-        "GET",
-        "/api/probes",
-        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
-    );
+    let probes = worker.admin_send("GET", "/api/probes", "");
     assert_eq!(probes.json()["probes"].as_array().map(Vec::len), Some(40));
     // Five batches of eight, each an invocation of its own: the cron's subrequests are the
     // aggregator call and one per batch, within the Free plan's per-invocation limits.

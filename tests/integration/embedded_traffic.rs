@@ -3,7 +3,6 @@
 
 use crate::embedded::{deliver, fleet};
 use crate::harness::{now_ms, Options, Worker};
-use crate::ADMIN_TOKEN;
 
 crate::tests!(
     an_uptime_monitor_leaves_the_apps_counts_and_slo_unchanged,
@@ -14,11 +13,7 @@ const MINUTE: u64 = 60_000;
 
 /// The application's availability SLO as `/api/slos` reports it.
 fn notes_slo(hub: &Worker) -> serde_json::Value {
-    let reply = hub.request(
-        "GET",
-        "/api/slos",
-        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
-    );
+    let reply = hub.admin_send("GET", "/api/slos", "");
     let slos = reply.json()["slos"].as_array().cloned().unwrap_or_default();
     slos.into_iter()
         .find(|s| s["service"] == "notes" && s["name"] == "availability")

@@ -75,7 +75,8 @@ pub struct Config {
     pub subrequest_budget: SubrequestBudget,
     /// The public status page (`STATUS_TITLE`, `STATUS_COMPONENTS`).
     pub status: StatusConfig,
-    /// Where each section of `vigil.config.json` came from (`/api/config`).
+    /// Where each section of `vigil.config.json` came from (`/api/config`); empty when parsed
+    /// without the file layer.
     pub sources: Vec<(&'static str, Source)>,
 }
 
@@ -181,13 +182,9 @@ impl Config {
                 get("STATUS_TITLE").as_deref(),
                 get("STATUS_COMPONENTS").as_deref(),
             )?,
-            sources: SECTIONS
-                .iter()
-                .map(|(section, variable)| match get(variable) {
-                    Some(_) => (*section, Source::Variable),
-                    None => (*section, Source::Default),
-                })
-                .collect(),
+            // Only the file knows which sections it supplied: `ConfigFile::parse_config` fills
+            // this in.
+            sources: Vec::new(),
         })
     }
 }
