@@ -47,6 +47,8 @@ from tail import shop_config
 INTERVAL_US = 100
 CAP_US = 3 * INTERVAL_US
 RUNS = int(os.environ.get("CPU_RUNS", "40"))
+# A directory to keep every profile in (Chrome DevTools opens them; bench/cpu_top.py sums them).
+PROFILES = os.environ.get("CPU_PROFILES")
 HOUR = 60 * MINUTE
 FREE_CPU_MS = 10.0
 BATCHES = 5  # 40 probes, 8 per invocation
@@ -60,6 +62,7 @@ class Profiler:
         port = args[args.index("--inspector-port") + 1]
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=30))
         self.worker = worker
+        self.saved = 0
         self.helper = subprocess.Popen(
             ["node", str(BENCH / "cpu_profiler.mjs"), targets[0]["webSocketDebuggerUrl"],
              str(INTERVAL_US)],
@@ -76,16 +79,21 @@ class Profiler:
         self._say("start")
         return process_cpu_ns(self.worker)
 
-    def stop(self, process_before):
+    def stop(self, process_before, kind):
         """Ends the profile; returns (isolate CPU, workerd process CPU) since `start` in ms."""
         process = (process_cpu_ns(self.worker) - process_before) / 1e6
-        return isolate_busy_us(self._say("stop")) / 1000, process
+        profile = self._say("stop")
+        if PROFILES:
+            self.saved += 1
+            name = f"{kind.split(' (')[0].replace('/', '')}-{self.saved}.cpuprofile"
+            (Path(PROFILES) / name).write_text(json.dumps(profile))
+        return isolate_busy_us(profile) / 1000, process
 
-    def measure(self, action):
+    def measure(self, kind, action):
         """Runs `action`; returns (isolate CPU, workerd process CPU) in ms."""
         before = self.start()
         action()
-        return self.stop(before)
+        return self.stop(before, kind)
 
     def close(self):
         self.helper.stdin.close()
@@ -176,7 +184,7 @@ def baseline(kinds):
     with Worker(config_path=BENCH / "baseline/wrangler.toml", migrate=False, probe="/") as w:
         profiler = attach(w)
         for _ in range(RUNS):
-            kinds.add("baseline worker, GET /", profiler.measure(lambda: ok(get(w.base, "/"))))
+            kinds.add("baseline worker, GET /", profiler.measure("baseline", lambda: ok(get(w.base, "/"))))
         profiler.close()
     return percentile(kinds.isolate["baseline worker, GET /"], 50)
 
@@ -206,7 +214,7 @@ def free_scenario(kinds, target):
         cron = "/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time="
         for i in range(-5, RUNS):
             at = start_ms + 30 * MINUTE + i * MINUTE
-            sample = (lambda kind, action: kinds.add(kind, profiler.measure(action))) \
+            sample = (lambda kind, action: kinds.add(kind, profiler.measure(kind, action))) \
                 if i >= 0 else (lambda kind, action: action())
             send = f"/send?service=app&route=/r{i % 10}&count=20&at={at}"
             sample("aggregator batch (1 series)", lambda: ok(get(app.base, send)))
@@ -217,7 +225,7 @@ def free_scenario(kinds, target):
             sample("cron run (40 probes in 5 batches)", lambda: ok(get(hub.base, f"{cron}{at}")))
             if i >= 0:
                 # The five batches ran concurrently in the copy's isolate: their mean.
-                isolate, process = batches.stop(copy_before)
+                isolate, process = batches.stop(copy_before, "probe batches")
                 kinds.add("probe batch (8 probes), mean of a run's 5",
                           (isolate / BATCHES, process / BATCHES))
             sample("/metrics scrape", lambda: ok(get(hub.base, "/metrics")))
@@ -227,7 +235,7 @@ def free_scenario(kinds, target):
         for h in range(1, RUNS // 4 + 1):
             at = start_ms + h * HOUR + 24 * HOUR
             kinds.add("hourly cron run (housekeeping handed off)",
-                      profiler.measure(lambda: ok(get(hub.base, f"{cron}{at}"))))
+                      profiler.measure("hourly", lambda: ok(get(hub.base, f"{cron}{at}"))))
         profiler.close()
         batches.close()
         return invocation_limits(hub)
@@ -257,7 +265,7 @@ def tail_batches(kinds):
             time.sleep(1.0)  # the trace event reaches the hub after the answer
 
         for i in range(RUNS):
-            kinds.add("tail batch (1 event)", profiler.measure(one_event))
+            kinds.add("tail batch (1 event)", profiler.measure("tail", one_event))
         profiler.close()
 
 
@@ -272,7 +280,7 @@ def embedded(kinds):
         profilers = {kind: attach(w) for kind, w in apps.items()}
         for _ in range(RUNS):
             for kind, w in apps.items():
-                kinds.add(kind, profilers[kind].measure(lambda: ok(get(w.base, urls[kind]))))
+                kinds.add(kind, profilers[kind].measure(kind, lambda: ok(get(w.base, urls[kind]))))
         for p in profilers.values():
             p.close()
     # Means: at this sampling interval a p50 moves by whole samples (0.1 ms) between runs.

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
-use worker::D1Result;
 
 use super::snapshot::kind;
 use super::{finite, GroupSlot, OutboxEntry, Statement, Store, StoreResult};
@@ -265,11 +264,11 @@ fn state_row(change: &AlertChange) -> Value {
 }
 
 /// The alert keys [`Store::save_states`] returned: the states whose write won.
-fn keys_written(result: &D1Result) -> StoreResult<BTreeSet<String>> {
+fn keys_written(result: &super::Answer) -> StoreResult<BTreeSet<String>> {
     #[derive(serde::Deserialize)]
     struct Won {
         alert_key: String,
     }
-    let won = result.results::<Won>()?;
+    let won = result.rows::<Won>()?;
     Ok(won.into_iter().map(|w| w.alert_key).collect())
 }

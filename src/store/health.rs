@@ -95,7 +95,7 @@ impl Store {
             .await?;
         let read = results
             .get(1)
-            .map(|r| r.results::<Row>())
+            .map(|r| r.rows::<Row>())
             .transpose()?
             .and_then(|rows| rows.into_iter().next())
             .map(|row| row.id);

@@ -175,7 +175,7 @@ impl Store {
         let mut results = self.batch(statements).await?.into_iter();
         let mut next = || -> StoreResult<Vec<(String, String)>> {
             let rows: Vec<Row> = match results.next() {
-                Some(result) => result.results()?,
+                Some(result) => result.rows()?,
                 None => Vec::new(),
             };
             Ok(rows

@@ -1,6 +1,6 @@
 //! Silences and maintenance windows.
 
-use super::{changed_any, Store, StoreResult};
+use super::{Store, StoreResult};
 use vigil_core::silencing::maintenance::Maintenance;
 use vigil_core::silencing::silence::Silence;
 
@@ -111,7 +111,7 @@ impl Store {
             ])?
             .run()
             .await?;
-        changed_any(&result)
+        Ok(result.changed_any())
     }
 
     /// Expires a live silence now (a pending one ends before it starts). Returns whether one
@@ -157,7 +157,7 @@ impl Store {
             ])?
             .run()
             .await?;
-        changed_any(&result)
+        Ok(result.changed_any())
     }
 
     /// Ends a maintenance now. Returns whether one was upcoming or active.
@@ -174,7 +174,7 @@ impl Store {
             .bind(&[id.into(), now_ms.into()])?
             .run()
             .await?;
-        changed_any(&result)
+        Ok(result.changed_any())
     }
 
     /// Retention: silences over for more than five days, maintenances for more than 35.

@@ -324,7 +324,7 @@ impl Store {
         }
         let mut totals: BTreeMap<String, BTreeMap<i64, WindowStats>> = BTreeMap::new();
         for (result, &minute) in self.batch(statements).await?.into_iter().zip(wanted.keys()) {
-            for row in result.results::<Totals>()? {
+            for row in result.rows::<Totals>()? {
                 let entry = totals.entry(row.subject.clone()).or_default();
                 entry.insert(minute, row.into());
             }

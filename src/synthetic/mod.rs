@@ -26,6 +26,7 @@ use vigil_core::telemetry::limits::InvocationUse;
 const MINUTE_MS: u64 = 60_000;
 
 /// What the probe step leaves for the rest of the run.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ProbeRun {
     /// Every configured probe's status after this run (checked or not).
     pub statuses: BTreeMap<String, ProbeStatus>,

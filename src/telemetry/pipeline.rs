@@ -35,6 +35,16 @@ pub fn bill(operation: Operation, read: u64, written: u64) {
     LEDGER.with(|l| l.borrow_mut().add(operation, read, written));
 }
 
+/// Takes the rows billed so far, for a job to hand back to the invocation that called it.
+pub fn take_cost() -> CostLedger {
+    LEDGER.with(|l| l.borrow_mut().take())
+}
+
+/// Adds rows billed elsewhere (a job's) to this isolate's ledger.
+pub fn restore_cost(cost: CostLedger) {
+    LEDGER.with(|l| l.borrow_mut().restore(cost));
+}
+
 /// Counts one D1 statement an application ran.
 pub fn record_query(query: &Query<'_>) {
     QUERIES.with(|q| q.borrow_mut().record(query));

@@ -44,6 +44,26 @@ impl InvocationUse {
         ]
     }
 
+    /// This use and `other`'s in the same invocation: counts add up; connections were open
+    /// one step after another, so the most of either.
+    pub fn and(self, other: InvocationUse) -> InvocationUse {
+        InvocationUse {
+            d1_statements: self.d1_statements + other.d1_statements,
+            subrequests: self.subrequests + other.subrequests,
+            connections: self.connections.max(other.connections),
+        }
+    }
+
+    /// The most of this use and `other`'s, each resource on its own: what the busiest of two
+    /// invocations used.
+    pub fn most(self, other: InvocationUse) -> InvocationUse {
+        InvocationUse {
+            d1_statements: self.d1_statements.max(other.d1_statements),
+            subrequests: self.subrequests.max(other.subrequests),
+            connections: self.connections.max(other.connections),
+        }
+    }
+
     /// The resources this use went past.
     pub fn exceeded(&self, limits: &InvocationLimits) -> Vec<&'static str> {
         self.resources(limits)
@@ -67,6 +87,19 @@ mod tests {
         };
         assert_eq!(use_.exceeded(&FREE), ["d1_statements"]);
         assert!(InvocationUse::default().exceeded(&FREE).is_empty());
+        let other = InvocationUse {
+            d1_statements: 2,
+            subrequests: 60,
+            connections: 1,
+        };
+        let same = InvocationUse {
+            d1_statements: 53,
+            subrequests: 110,
+            connections: 6,
+        };
+        assert_eq!(use_.and(other), same);
+        assert_eq!(use_.most(other).subrequests, 60);
+        assert_eq!(use_.most(other).d1_statements, 51);
         let wire = serde_json::to_string(&use_).unwrap();
         assert_eq!(
             wire,
