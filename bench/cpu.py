@@ -1,11 +1,12 @@
 """CPU per invocation: does every kind of invocation fit the Free plan's 10 ms?
 
 Local trace events report CPU 0, and the workerd process's own CPU includes the local D1, KV
-and R2 simulators. So the Worker's isolate is measured by V8's sampling profiler, reached
-through `wrangler dev --inspector-port` (bench/cpu_profiler.mjs): one profile per invocation,
-started before the request and stopped after its answer. The isolate's CPU is the time of the
-samples that are not `(idle)`; the profiler samples only while the isolate runs, so a sample
-after an idle gap carries the whole gap as its delta, and each sample counts at most CAP_US.
+and R2 simulators. So each Worker isolate is measured by V8's sampling profiler, reached
+through workerd's inspector (bench/cpu_profiler.mjs): one profile per invocation, started
+before the request and stopped after its answer. The isolate's CPU is the time of the samples
+that are not `(idle)`; the profiler samples only while the isolate runs, so a sample after an
+idle gap carries the whole gap as its delta, and each sample counts at most CAP_US.
+`CPU_PROFILES=dir` keeps every profile (bench/cpu_top.py sums them by script and function).
 
 Calibration, in the same run:
 - the bare baseline worker (bench/baseline: answers "ok", one log line), the floor every
@@ -14,16 +15,18 @@ Calibration, in the same run:
   independent upper bound that includes the simulators: the isolate's figure must stay below it.
 
 Invocation kinds, in the Free scenario of bench/day.py (30 days of history, 40 probes of a
-loopback target, 5 heartbeats, a 10-component status page, the embedded app's batches): the
-minute cron run (which also asks the aggregator to write its minute: the same isolate), the
-hourly run (its housekeeping handed to a job), a status-page build (a new cache key each time), a `/metrics`
-scrape, `/livez`, `/health`, a heartbeat ping and an aggregator batch. Then a tail batch (one
-trace event of the example's JavaScript shop; tail consumers need the Paid plan, whose limit is
-30 s) and the embedded request: the example application's `GET /notes/:id` with Vigil against
-the same handlers built without it (`--features bare`); goal ≤ 0.3 ms over the bare app.
+loopback target, 5 heartbeats, a 10-component status page, the embedded app's batches), each
+in an isolate of its own (see `split_configs`): the minute cron run's coordinator and each of
+its stages (observe, probes, evaluate, deliver), the probe batches, the aggregator's batch and
+minute write, the hourly run and its housekeeping job, a status-page build (a new cache key
+each time), a `/metrics` scrape, `/livez`, `/health` and a heartbeat ping. Then a tail batch
+(one trace event of the example's JavaScript shop; tail consumers need the Paid plan, whose
+limit is 30 s) and the embedded request: the example application's `GET /notes/:id` with
+Vigil against the same handlers built without it (`--features bare`); goal ≤ 0.3 ms over the
+bare app.
 
-Figures: p50 and p99 (with RUNS samples, p99 is the worst but one) in ms, against 10 ms. The
-probe batches run concurrently in their own isolate, so each run's figure is their mean.
+Figures: p50 and p99 (with RUNS samples, p99 is the worst but one) in ms, against 10 ms. A
+run's five probe batches run concurrently in one isolate, so each run's figure is their mean.
 """
 
 import json
@@ -55,19 +58,34 @@ BATCHES = 5  # 40 probes, 8 per invocation
 
 
 class Profiler:
-    """V8's sampling profiler attached to one `wrangler dev`'s worker isolate."""
+    """V8's sampling profiler attached to one worker's isolate: the first worker of a `wrangler
+    dev` through wrangler's inspector, or a named one (`wrangler dev` with several configs)
+    through workerd's own."""
 
-    def __init__(self, worker):
-        args = worker.proc.args
-        port = args[args.index("--inspector-port") + 1]
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=30))
+    def __init__(self, worker, name=None):
         self.worker = worker
         self.saved = 0
-        self.helper = subprocess.Popen(
-            ["node", str(BENCH / "cpu_profiler.mjs"), targets[0]["webSocketDebuggerUrl"],
-             str(INTERVAL_US)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert json.loads(self.helper.stdout.readline()) == {"ready": True}
+        if name:
+            url = isolate_targets(worker)[name]
+        else:
+            args = worker.proc.args
+            port = args[args.index("--inspector-port") + 1]
+            targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json",
+                                                       timeout=30))
+            url = targets[0]["webSocketDebuggerUrl"]
+        for _ in range(5):  # workerd's inspector now and then drops a new session at once
+            self.helper = subprocess.Popen(
+                ["node", str(BENCH / "cpu_profiler.mjs"), url, str(INTERVAL_US)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=True)
+            line = self.helper.stdout.readline()
+            if line:
+                break
+            self.helper.kill()
+            self.helper.wait()
+            time.sleep(1)
+        assert line, f"the profiler did not attach to {url}: {self.helper.stderr.read()[-800:]}"
+        assert json.loads(line) == {"ready": True}
 
     def _say(self, line):
         self.helper.stdin.write(line + "\n")
@@ -124,6 +142,43 @@ def workerd_pids(worker):
     return pids
 
 
+def isolate_targets(worker):
+    """Each worker's inspector URL in workerd's own inspector (`core:user:{name}`), found on
+    the ports the worker's workerd processes listen on."""
+    targets = {}
+    for pid in worker.workerd:
+        for port in listening_ports(pid):
+            try:
+                listed = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list",
+                                                          timeout=5))
+            except (OSError, ValueError):
+                continue
+            for target in listed:
+                if isinstance(target, dict) and target.get("id", "").startswith("core:user:"):
+                    targets[target["id"].removeprefix("core:user:")] = \
+                        target["webSocketDebuggerUrl"]
+    return targets
+
+
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on (its socket inodes in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def process_cpu_ns(worker):
     """The CPU every thread of the worker's workerd process has run, in ns (schedstat)."""
     total = 0
@@ -170,10 +225,10 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def attach(worker):
+def attach(worker, name=None):
     worker.workerd = workerd_pids(worker)
     assert worker.workerd, "no workerd process in the worker's process group"
-    return Profiler(worker)
+    return Profiler(worker, name)
 
 
 def ok(answer):
@@ -189,14 +244,70 @@ def baseline(kinds):
     return percentile(kinds.isolate["baseline worker, GET /"], 50)
 
 
+# The hub's jobs, each run by a copy of the hub of its own (`vigil-{job}`), and what the
+# figures call each.
+JOBS = {"observe": "observe stage (self-probe, monitors, components)",
+        "probes": "probes stage (states, 5 batch calls, results)",
+        "probe-batch": "probe batch (8 probes), mean of a run's 5",
+        "evaluate": "evaluate stage (alerting, SLOs)",
+        "deliver": "deliver stage (outbox)",
+        "housekeeping": "hourly housekeeping job"}
+
+
 def split_configs(target_url):
-    """The Free scenario's hub, with its probe batches sent to a copy of itself named
-    `vigil-probes` (same build and configuration) so that each isolate holds one kind of
-    invocation; in production both are the same worker."""
+    """The Free scenario as workers of one `wrangler dev` (one local D1), so that each isolate
+    holds one kind of invocation; in production they are all the hub. `vigil` coordinates the
+    cron and serves requests; its HUB_JOBS binding reaches `vigil-jobs` (bench/jobs_router.mjs),
+    which sends each job to its copy; `vigil-aggregator` hosts the aggregator object (a
+    Durable Object runs in an isolate of its own in production too). Also the embedded app's
+    configuration, bound to that object."""
     hub = tomllib.loads(hub_config(target_url))
-    copy = {**hub, "name": "vigil-probes"}
-    hub["services"] = [{**s, "service": "vigil-probes"} for s in hub.get("services", [])]
-    return toml_text(hub), toml_text(copy)
+    elsewhere = [{**b, "script_name": "vigil-aggregator"} for b in
+                 hub["durable_objects"]["bindings"]]
+
+    def copy(name, hosts_aggregator=False):
+        config = {**hub, "name": name, "services": [{"binding": "HUB_JOBS",
+                                                     "service": "vigil-jobs"}]}
+        if not hosts_aggregator:
+            config["durable_objects"] = {"bindings": elsewhere}
+            config.pop("migrations", None)
+        return toml_text(config)
+
+    router = {"name": "vigil-jobs", "main": str(BENCH / "jobs_router.mjs"),
+              "compatibility_date": hub["compatibility_date"],
+              "services": [{"binding": job.replace("-", "_").upper(), "service": f"vigil-{job}",
+                            "entrypoint": "HubJobs"} for job in JOBS]}
+    behind = [toml_text(router), copy("vigil-aggregator", hosts_aggregator=True)]
+    behind += [copy(f"vigil-{job}") for job in JOBS]
+    app = tomllib.loads(sender_config())
+    app["durable_objects"] = {"bindings": [{**b, "script_name": "vigil-aggregator"} for b in
+                                           app["durable_objects"]["bindings"]]}
+    return copy("vigil"), behind, toml_text(app)
+
+
+class Isolates:
+    """A profiler on each of the scenario's isolates, started and stopped together."""
+
+    def __init__(self, hub):
+        self.profilers = {name: attach(hub, name) for name in
+                          ["vigil", "vigil-aggregator", *[f"vigil-{job}" for job in JOBS]]}
+
+    def measure(self, kinds, action, names):
+        """Runs `action`, adding each named isolate's figures to `kinds` under `names[isolate]`
+        (a probe batch's: the run's mean)."""
+        before = {name: self.profilers[name].start() for name in names}
+        action()
+        if "vigil-aggregator" in names:
+            time.sleep(0.3)  # an application's batch is shipped after its response
+        for name, kind in names.items():
+            isolate, process = self.profilers[name].stop(before[name], kind)
+            if name == "vigil-probe-batch":
+                isolate, process = isolate / BATCHES, process / BATCHES
+            kinds.add(kind, (isolate, process))
+
+    def close(self):
+        for profiler in self.profilers.values():
+            profiler.close()
 
 
 def free_scenario(kinds, target):
@@ -204,53 +315,54 @@ def free_scenario(kinds, target):
     start_ms = int(time.time() * 1000) // (24 * HOUR) * 24 * HOUR - 2 * 24 * HOUR
     registry = tempfile.mkdtemp(prefix="vigil-bench-registry-")
     seed = history_sql(start_ms // MINUTE, 30)
-    hub_text, copy_text = split_configs(target.url)
-    with Worker(copy_text, registry=registry) as copy, \
-            Worker(hub_text, seed_sql=seed, registry=registry) as hub, \
-            Worker(sender_config(), migrate=False, registry=registry) as app:
-        profiler = attach(hub)
-        batches = attach(copy)
+    hub_text, behind, app_text = split_configs(target.url)
+    with Worker(hub_text, seed_sql=seed, registry=registry, behind_configs=behind) as hub, \
+            Worker(app_text, migrate=False, registry=registry) as app:
+        isolates = Isolates(hub)
         auth = {"Authorization": f"Bearer {TOKEN}"}
         cron = "/cdn-cgi/handler/scheduled?cron=*+*+*+*+*&time="
+        minute_jobs = {f"vigil-{job}": JOBS[job] for job in JOBS if job != "housekeeping"}
         for i in range(-5, RUNS):
             at = start_ms + 30 * MINUTE + i * MINUTE
-            sample = (lambda kind, action: kinds.add(kind, profiler.measure(kind, action))) \
-                if i >= 0 else (lambda kind, action: action())
+
+            def sample(names, action):
+                if i < 0:
+                    action()
+                else:
+                    isolates.measure(kinds, action, names)
+
             send = f"/send?service=app&route=/r{i % 10}&count=20&at={at}"
-            sample("aggregator batch (1 series)", lambda: ok(get(app.base, send)))
+            sample({"vigil-aggregator": "aggregator batch (1 series)"},
+                   lambda: ok(get(app.base, send)))
             ping = f"/api/heartbeats/job{i % MONITORS}"
-            sample("heartbeat ping", lambda: ok(_get_with(hub.base, ping, auth)))
-            if i >= 0:
-                copy_before = batches.start()
-            sample("cron run (40 probes in 5 batches)", lambda: ok(get(hub.base, f"{cron}{at}")))
-            if i >= 0:
-                # The five batches ran concurrently in the copy's isolate: their mean.
-                isolate, process = batches.stop(copy_before, "probe batches")
-                kinds.add("probe batch (8 probes), mean of a run's 5",
-                          (isolate / BATCHES, process / BATCHES))
-            sample("/metrics scrape", lambda: ok(get(hub.base, "/metrics")))
-            sample("status page build", lambda: ok(get(hub.base, f"/status?cpu={i}")))
-            sample("/livez", lambda: ok(get(hub.base, "/livez")))
-            sample("/health", lambda: get(hub.base, "/health"))
+            sample({"vigil": "heartbeat ping"}, lambda: ok(_get_with(hub.base, ping, auth)))
+            sample({"vigil": "cron run (coordinator)",
+                    "vigil-aggregator": "aggregator minute write (in the cron run)",
+                    **minute_jobs}, lambda: ok(get(hub.base, f"{cron}{at}")))
+            for kind, path in (("/metrics scrape", "/metrics"),
+                               ("status page build", f"/status?cpu={i}"), ("/livez", "/livez")):
+                sample({"vigil": kind}, lambda: ok(get(hub.base, path)))
+            sample({"vigil": "/health"}, lambda: get(hub.base, "/health"))
         for h in range(1, RUNS // 4 + 1):
             at = start_ms + h * HOUR + 24 * HOUR
-            kinds.add("hourly cron run (housekeeping handed off)",
-                      profiler.measure("hourly", lambda: ok(get(hub.base, f"{cron}{at}"))))
-        profiler.close()
-        batches.close()
+            isolates.measure(kinds, lambda: ok(get(hub.base, f"{cron}{at}")),
+                             {"vigil": "hourly cron run (coordinator)",
+                              "vigil-housekeeping": JOBS["housekeeping"]})
+        isolates.close()
         return invocation_limits(hub)
 
 
 def invocation_limits(hub):
-    """The most any cron run used of each per-invocation limit (its `cron run` log lines)."""
-    runs = [line["invocation"] for line in hub.log_lines()
-            if line.get("message") == "cron run" and "invocation" in line]
+    """The most one invocation of any cron run used of each per-invocation limit: the cron's
+    own or one of its jobs' (its `cron run` log lines)."""
+    runs = [use for line in hub.log_lines() if line.get("message") == "cron run"
+            for use in (line.get("invocation"), line.get("jobs")) if use]
     assert runs, "no cron run logged what it used"
     most = {key: max(run[key] for run in runs) for key in runs[0]}
     for key, limit in (("d1Statements", 50), ("subrequests", 50), ("connections", 6)):
-        row("cpu", f"cron run, most {key} in one of {len(runs)} runs", f"{most[key]}",
+        row("cpu", f"cron run, most {key} in one invocation of {len(runs) // 2} runs", f"{most[key]}",
             f"≤ {limit}")
-    return most, len(runs)
+    return most, len(runs) // 2
 
 
 def tail_batches(kinds):
@@ -292,9 +404,9 @@ def embedded(kinds):
 
 def update_readme(table, most, runs):
     """Replaces the README's generated CPU table."""
-    limits = (f"The most one of {runs} cron runs used: {most['d1Statements']} D1 statements, "
-              f"{most['subrequests']} subrequests, {most['connections']} connections at once "
-              "(Free plan: 50, 50, 6).")
+    limits = (f"The most one invocation of {runs} cron runs used (the cron's own or one of its "
+              f"jobs'): {most['d1Statements']} D1 statements, {most['subrequests']} subrequests, "
+              f"{most['connections']} connections at once (Free plan: 50, 50, 6).")
     replace_in_readme("<!-- cpu-table:start (bench/cpu.py) -->", "<!-- cpu-table:end -->",
                       "\n".join(table) + "\n\n" + limits)
 

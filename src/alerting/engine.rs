@@ -87,7 +87,9 @@ pub async fn run(
     needed.extend(report_windows_ms());
     needed.sort_unstable();
     needed.dedup();
-    let services = store.services_with(&config.service_name).await?;
+    let context = store.alert_context(&config.service_name, now_ms).await?;
+    let (services, previous) = (context.services, context.alerts);
+    let (silences, maintenances) = (context.silences, context.maintenances);
     let probes: Vec<String> = config.probes.iter().map(|p| p.name.clone()).collect();
     let monitors: Vec<String> = config.heartbeats.iter().map(|m| m.name.clone()).collect();
     let mut windows = store
@@ -103,10 +105,6 @@ pub async fn run(
     if config.maintenance_in_slos == MaintenanceInSlos::Excluded {
         maintenance::leave_out(store, now_ms, &mut windows, &mut probe_windows).await?;
     }
-    let previous = store.alert_rows().await?;
-    let (silences, maintenances) =
-        futures::join!(store.silences(now_ms), store.maintenances(now_ms));
-    let (silences, maintenances) = (silences?, maintenances?);
     let pass = Pass {
         now_ms,
         windows: &windows,

@@ -5,13 +5,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use super::snapshot::kind;
-use super::{finite, GroupSlot, OutboxEntry, Statement, Store, StoreResult};
+use super::StoreResult;
+use super::{finite, silences, windows, GroupSlot, OutboxEntry, Statement, Store, StoreError};
 use vigil_core::alerting::slo::SloReport;
 use vigil_core::alerting::state::Transition;
 use vigil_core::records::{AlertRow, HistoryRow};
+use vigil_core::silencing::maintenance::Maintenance;
+use vigil_core::silencing::silence::Silence;
 
 /// How long alert history stays in D1 before it is archived to R2.
 pub const HISTORY_RETENTION_MS: f64 = 90.0 * 86_400_000.0;
+
+/// What an alerting pass reads before it evaluates ([`Store::alert_context`]).
+pub struct AlertContext {
+    pub services: Vec<String>,
+    pub alerts: Vec<AlertRow>,
+    pub silences: Vec<Silence>,
+    pub maintenances: Vec<Maintenance>,
+}
 
 /// One alert's evaluation, to persist atomically: its new state (compare-and-set against the
 /// `last_eval_ms` it was computed from), the transition for the history and what it notifies.
@@ -70,6 +81,10 @@ impl Store {
     /// Every stored alert instance (bounded by rules × services). Columns are
     /// aliased to `AlertState`'s field names so rows deserialize straight into it.
     pub async fn alert_rows(&self) -> StoreResult<Vec<AlertRow>> {
+        self.alert_rows_query().all().await
+    }
+
+    pub(super) fn alert_rows_query(&self) -> Statement<'_> {
         self.prepare(
             "SELECT alert_key, rule_id, severity, labels, annotations, phase,
                     active_since_ms AS activeSinceMs, fired_at_ms AS firedAtMs,
@@ -78,8 +93,30 @@ impl Store {
                     last_notified_ms AS lastNotifiedMs, last_sent AS lastSent
              FROM alert_state ORDER BY alert_key LIMIT 1000",
         )
-        .all()
-        .await
+    }
+
+    /// What an alerting pass reads before it evaluates, in one round trip: the services with
+    /// traffic (and the hub), every alert instance, and the silences and maintenances not over
+    /// at `now_ms`.
+    pub async fn alert_context(&self, hub: &str, now_ms: f64) -> StoreResult<AlertContext> {
+        let statements = vec![
+            self.services_query(),
+            self.alert_rows_query(),
+            self.silences_query(now_ms)?,
+            self.maintenances_query(now_ms)?,
+        ];
+        let mut answers = self.batch(statements).await?.into_iter();
+        let mut next = || {
+            answers
+                .next()
+                .ok_or_else(|| StoreError("D1 answered a batch in part".into()))
+        };
+        Ok(AlertContext {
+            services: windows::with_hub(windows::services(next()?)?, hub),
+            alerts: next()?.rows()?,
+            silences: silences::silences(next()?)?,
+            maintenances: silences::maintenances(next()?)?,
+        })
     }
 
     /// Writes every change in one batch (one transaction), with every instance's latest

@@ -30,6 +30,7 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::js_sys::{self, Array, Promise};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -125,8 +126,7 @@ impl Store {
     }
 
     /// Adds a finished statement's billed rows to the ledger.
-    fn bill(&self, answer: &Answer) {
-        let meta = &answer.meta;
+    fn bill(&self, meta: &Meta) {
         pipeline::bill(self.operation, meta.rows_read, meta.rows_written);
     }
 
@@ -142,7 +142,7 @@ impl Store {
             .collect();
         let db: &D1DatabaseSys = self.db.as_ref().unchecked_ref();
         let answers: Vec<Answer> = read_json(&settle(db.batch(inner)).await?)?;
-        answers.iter().for_each(|a| self.bill(a));
+        answers.iter().for_each(|a| self.bill(&a.meta));
         Ok(answers)
     }
 }
@@ -172,7 +172,7 @@ impl Answer {
     /// The statement's rows, as `T`.
     fn rows<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
         match &self.results {
-            Some(rows) => read_json(rows.get()),
+            Some(rows) => read_json(rows.get().as_bytes()),
             None => Ok(Vec::new()),
         }
     }
@@ -183,17 +183,32 @@ impl Answer {
     }
 }
 
-/// Waits for a D1 call and returns its answer as JSON text.
-async fn settle(call: Result<Promise, JsValue>) -> StoreResult<String> {
+#[wasm_bindgen]
+extern "C" {
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, text: &js_sys::JsString) -> js_sys::Uint8Array;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// Waits for a D1 call and returns its answer as JSON text (UTF-8). The text crosses into wasm
+/// as the runtime's `TextEncoder` bytes, one copy: as a string it would be copied a character
+/// at a time in JavaScript.
+async fn settle(call: Result<Promise, JsValue>) -> StoreResult<Vec<u8>> {
     let answer = JsFuture::from(call.map_err(d1_error)?)
         .await
         .map_err(d1_error)?;
     let text = js_sys::JSON::stringify(&answer).map_err(d1_error)?;
-    Ok(text.into())
+    Ok(ENCODER.with(|encoder| encoder.encode(&text).to_vec()))
 }
 
-fn read_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| StoreError(format!("unexpected D1 answer: {e}")))
+fn read_json<T: DeserializeOwned>(text: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(text).map_err(|e| StoreError(format!("unexpected D1 answer: {e}")))
 }
 
 /// A failed D1 call's reason: D1's errors carry SQLite's as their cause.
@@ -219,8 +234,18 @@ impl Statement<'_> {
         })
     }
 
+    /// The statement's rows as `T`, read in one pass.
     async fn all<T: DeserializeOwned>(self) -> StoreResult<Vec<T>> {
-        self.run().await?.rows()
+        #[derive(Deserialize)]
+        struct Rows<T> {
+            results: Option<Vec<T>>,
+            #[serde(default)]
+            meta: Meta,
+        }
+        self.store.count(1);
+        let answer: Rows<T> = read_json(&settle(self.inner.inner().all()).await?)?;
+        self.store.bill(&answer.meta);
+        Ok(answer.results.unwrap_or_default())
     }
 
     async fn first<T: DeserializeOwned>(self) -> StoreResult<Option<T>> {
@@ -230,7 +255,7 @@ impl Statement<'_> {
     async fn run(self) -> StoreResult<Answer> {
         self.store.count(1);
         let answer: Answer = read_json(&settle(self.inner.inner().all()).await?)?;
-        self.store.bill(&answer);
+        self.store.bill(&answer.meta);
         Ok(answer)
     }
 }

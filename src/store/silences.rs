@@ -1,6 +1,6 @@
 //! Silences and maintenance windows.
 
-use super::{Store, StoreResult};
+use super::{Answer, Statement, Store, StoreResult};
 use vigil_core::silencing::maintenance::Maintenance;
 use vigil_core::silencing::silence::Silence;
 
@@ -64,12 +64,12 @@ impl From<MaintenanceRow> for Maintenance {
 impl Store {
     /// Silences that end after `after_ms`, soonest end first.
     pub async fn silences(&self, after_ms: f64) -> StoreResult<Vec<Silence>> {
-        let rows: Vec<SilenceRow> = self
-            .prepare("SELECT * FROM silence WHERE ends_ms > ?1 ORDER BY ends_ms LIMIT ?2")
-            .bind(&[after_ms.into(), MAX_LIVE.into()])?
-            .all()
-            .await?;
-        Ok(rows.into_iter().map(Silence::from).collect())
+        silences(self.silences_query(after_ms)?.run().await?)
+    }
+
+    pub(super) fn silences_query(&self, after_ms: f64) -> StoreResult<Statement<'_>> {
+        self.prepare("SELECT * FROM silence WHERE ends_ms > ?1 ORDER BY ends_ms LIMIT ?2")
+            .bind(&[after_ms.into(), MAX_LIVE.into()])
     }
 
     /// Listed silences: live ones and those expired within the last five days.
@@ -122,15 +122,15 @@ impl Store {
 
     /// Maintenances that end after `after_ms`, soonest start first.
     pub async fn maintenances(&self, after_ms: f64) -> StoreResult<Vec<Maintenance>> {
-        let rows: Vec<MaintenanceRow> = self
-            .prepare(
-                "SELECT id, title, components, starts_ms, ends_ms FROM maintenance
-                 WHERE ends_ms > ?1 ORDER BY starts_ms LIMIT ?2",
-            )
-            .bind(&[after_ms.into(), MAX_LIVE.into()])?
-            .all()
-            .await?;
-        Ok(rows.into_iter().map(Maintenance::from).collect())
+        maintenances(self.maintenances_query(after_ms)?.run().await?)
+    }
+
+    pub(super) fn maintenances_query(&self, after_ms: f64) -> StoreResult<Statement<'_>> {
+        self.prepare(
+            "SELECT id, title, components, starts_ms, ends_ms FROM maintenance
+             WHERE ends_ms > ?1 ORDER BY starts_ms LIMIT ?2",
+        )
+        .bind(&[after_ms.into(), MAX_LIVE.into()])
     }
 
     pub async fn listed_maintenances(&self, now_ms: f64) -> StoreResult<Vec<Maintenance>> {
@@ -186,4 +186,14 @@ impl Store {
                 .bind(&[(now_ms - KEEP_MAINTENANCE_MS).into()])?,
         ])
     }
+}
+
+pub(super) fn silences(answer: Answer) -> StoreResult<Vec<Silence>> {
+    let rows: Vec<SilenceRow> = answer.rows()?;
+    Ok(rows.into_iter().map(Silence::from).collect())
+}
+
+pub(super) fn maintenances(answer: Answer) -> StoreResult<Vec<Maintenance>> {
+    let rows: Vec<MaintenanceRow> = answer.rows()?;
+    Ok(rows.into_iter().map(Maintenance::from).collect())
 }

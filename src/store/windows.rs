@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use wasm_bindgen::JsValue;
 
-use super::{Statement, Store, StoreResult};
+use super::{Answer, Statement, Store, StoreResult};
 use vigil_core::alerting::window::{WindowStats, Windows};
 use vigil_core::records::BucketColumns;
 use vigil_core::telemetry::metrics::BUCKETS;
@@ -251,29 +251,20 @@ impl Store {
     /// Every service with stored requests or tailed invocations (bounded by the aggregator's
     /// service cap).
     pub async fn services(&self) -> StoreResult<Vec<String>> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            service: String,
-        }
-        let rows: Vec<Row> = self
-            .prepare(
-                "SELECT service FROM request_totals UNION SELECT service FROM invocation_totals
-                 ORDER BY service LIMIT 1000",
-            )
-            .all()
-            .await?;
-        Ok(rows.into_iter().map(|r| r.service).collect())
+        services(self.services_query().run().await?)
+    }
+
+    pub(super) fn services_query(&self) -> Statement<'_> {
+        self.prepare(
+            "SELECT service FROM request_totals UNION SELECT service FROM invocation_totals
+             ORDER BY service LIMIT 1000",
+        )
     }
 
     /// [`Store::services`] and `hub`, the hub's own service, sorted: the hub is watched (its
     /// self-probes count towards its availability) even before it has served a request.
     pub async fn services_with(&self, hub: &str) -> StoreResult<Vec<String>> {
-        let mut services = self.services().await?;
-        if !services.iter().any(|s| s == hub) {
-            services.push(hub.to_string());
-            services.sort();
-        }
-        Ok(services)
+        Ok(with_hub(self.services().await?, hub))
     }
 
     /// Each subject's counts in `ledger` over each window ending at `now_ms` (the current,
@@ -358,3 +349,21 @@ impl Store {
 
 /// Keeps the bucket count in step with the columns above.
 const _: () = assert!(BUCKETS == 12);
+
+pub(super) fn services(answer: Answer) -> StoreResult<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        service: String,
+    }
+    let rows: Vec<Row> = answer.rows()?;
+    Ok(rows.into_iter().map(|r| r.service).collect())
+}
+
+/// `services` with the hub's own among them (it has traffic of its own before any is stored).
+pub(super) fn with_hub(mut services: Vec<String>, hub: &str) -> Vec<String> {
+    if !services.iter().any(|s| s == hub) {
+        services.push(hub.to_string());
+        services.sort();
+    }
+    services
+}
