@@ -1,7 +1,7 @@
 //! One alerting pass of the cron: load every service's windows, evaluate every rule's alert
 //! instances (one per service for rules on requests), advance each instance's state, resolve
 //! instances no rule yields any more, and persist states, history and notifications in
-//! one batch; then store the SLO summary.
+//! one batch with the SLO summary.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,24 +139,31 @@ pub async fn run(
     let slots = enqueue(store, &config.notify, &mut changes, &quiet, &origin, now_ms).await?;
     let values: Vec<EvaluatedValue> = changes.iter().map(EvaluatedValue::of).collect();
     let (steps, changes) = changed_only(steps, changes, &previous);
+    let reports = slo_reports(config, &windows, &probe_windows);
     let won = store
-        .persist_alerts(now_ms, &changes, &retired, &slots, &values)
+        .persist_alerts(now_ms, &changes, &retired, &slots, &values, &reports)
         .await?;
     for (step, won) in steps.iter().zip(won) {
         if won {
             log_transition(logger, step);
         }
     }
-    let mut reports: Vec<SloReport> = windows
+    Ok(())
+}
+
+/// The SLO summary of every service and probe over the windows the pass loaded.
+fn slo_reports(
+    config: &Config,
+    windows: &BTreeMap<String, Windows>,
+    probe_windows: &BTreeMap<String, Windows>,
+) -> Vec<SloReport> {
+    let services = windows
         .iter()
-        .flat_map(|(service, w)| report(service, w, &config.slos.for_service(service)))
-        .collect();
-    reports.extend(
-        probe_windows
-            .iter()
-            .map(|(probe, w)| probe_report(probe, w, &config.slos.defaults)),
-    );
-    store.save_slo_reports(now_ms, &reports).await
+        .flat_map(|(service, w)| report(service, w, &config.slos.for_service(service)));
+    let probes = probe_windows
+        .iter()
+        .map(|(probe, w)| probe_report(probe, w, &config.slos.defaults));
+    services.chain(probes).collect()
 }
 
 /// What one alerting pass evaluates against.

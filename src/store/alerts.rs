@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// Writes every change in one batch (one transaction), with every instance's latest
-    /// evaluation (`values`) as one snapshot row: the states with compare-and-set on
+    /// evaluation (`values`) and the SLO summaries (`reports`) as one snapshot row each: the states with compare-and-set on
     /// `last_eval_ms`, and the history lines and outbox rows of the states whose write won.
     /// `retired` rows (alerts whose rule is gone and that need no notification) are deleted.
     /// Each kind of row is one statement however many instances changed (all 40 probes going
@@ -133,6 +133,7 @@ impl Store {
         retired: &[String],
         slots: &[GroupSlot],
         values: &[EvaluatedValue],
+        reports: &[SloReport],
     ) -> StoreResult<Vec<bool>> {
         let mut statements = Vec::new();
         if !changes.is_empty() {
@@ -169,6 +170,9 @@ impl Store {
             statements.push(self.save_slot(slot)?);
         }
         statements.push(self.put_snapshot(kind::ALERT_VALUES, &values, now_ms)?);
+        let mut reports: Vec<&SloReport> = reports.iter().collect();
+        reports.sort_by_key(|r| slo_key(r));
+        statements.push(self.put_snapshot(kind::SLO_REPORTS, &reports, now_ms)?);
         let results = self.batch(statements).await?;
         let won = match (changes.is_empty(), results.first()) {
             (false, Some(written)) => keys_written(written)?,
@@ -221,15 +225,6 @@ impl Store {
     }
 
     /// Replaces the stored SLO summaries (one snapshot row, whatever their number).
-    pub async fn save_slo_reports(&self, now_ms: f64, reports: &[SloReport]) -> StoreResult<()> {
-        let mut sorted: Vec<&SloReport> = reports.iter().collect();
-        sorted.sort_by_key(|r| slo_key(r));
-        self.put_snapshot(kind::SLO_REPORTS, &sorted, now_ms)?
-            .run()
-            .await?;
-        Ok(())
-    }
-
     /// The stored SLO summaries (none before the first cron run).
     pub async fn slo_reports(&self) -> StoreResult<Vec<SloReport>> {
         Ok(self.snapshot(kind::SLO_REPORTS).await?.unwrap_or_default())

@@ -11,6 +11,7 @@ crate::tests!(
     forty_fully_specified_probes_in_the_file_are_all_checked_in_one_run,
     a_probes_variable_wins_over_the_files_probes,
     without_the_batch_binding_the_cron_checks_every_probe_itself,
+    when_the_jobs_binding_reaches_no_worker_the_cron_runs_every_stage_itself,
 );
 
 /// What Cloudflare allows one variable to hold.
@@ -106,6 +107,28 @@ fn without_the_batch_binding_the_cron_checks_every_probe_itself() {
     // 40 checks and the aggregator call: within 50, six connections at most.
     assert_eq!(used[1], ("subrequests", 41.0));
     assert_eq!(used[2], ("connections", 6.0));
+}
+
+/// A `HUB_JOBS` binding that reaches no running worker (the hub deployed under another name,
+/// its binding not changed): every stage's invocation fails, so the cron runs each stage itself,
+/// checks every probe, evaluates, and names each failed hand-off in its heartbeat.
+fn when_the_jobs_binding_reaches_no_worker_the_cron_runs_every_stage_itself() {
+    let target = Receiver::start(Behavior::Status(200));
+    let worker = Worker::start(Options {
+        config_file: Some(forty_probes(&target)),
+        jobs_service: Some("no-such-hub"),
+        ..Options::default()
+    });
+    worker.run_cron(now_ms());
+    assert_eq!(paths_checked(&target).len(), 40);
+    let evaluated =
+        worker.d1("SELECT COUNT(*) AS n FROM alert_state WHERE alert_key LIKE '%probe-%'");
+    assert!(evaluated[0]["n"].as_f64() >= Some(40.0), "{evaluated:?}");
+    let rows = worker.d1("SELECT last_error FROM cron_heartbeat WHERE job = 'minute'");
+    let error = rows[0]["last_error"].as_str().unwrap_or_default();
+    for stage in ["/observe: ", "/probes: ", "/evaluate: ", "/deliver: "] {
+        assert!(error.contains(stage), "{stage} not in {error}");
+    }
 }
 
 fn a_probes_variable_wins_over_the_files_probes() {

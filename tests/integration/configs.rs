@@ -66,6 +66,16 @@ pub fn test_config(options: &Options, dir: &Path) -> String {
     let main = project_dir().join(main);
     config.insert("main".into(), main.to_string_lossy().into_owned().into());
     adapt_bindings(&mut config, project_dir(), &options.without_bindings);
+    if let (Some(service), Some(toml::Value::Array(services))) =
+        (options.jobs_service, config.get_mut("services"))
+    {
+        for binding in services
+            .iter_mut()
+            .filter(|b| b["binding"].as_str() == Some("HUB_JOBS"))
+        {
+            binding["service"] = service.into();
+        }
+    }
     let file = match &options.config_file {
         Some(text) => {
             let path = dir.join("vigil.config.json");

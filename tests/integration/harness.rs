@@ -50,6 +50,9 @@ pub fn build_once() {
 pub struct Options {
     /// Bindings to remove (e.g. `"KV"`), to produce a missing-binding fault for real.
     pub without_bindings: Vec<&'static str>,
+    /// The worker the `HUB_JOBS` binding names instead of the hub itself (one that is not
+    /// running makes every job's invocation fail for real).
+    pub jobs_service: Option<&'static str>,
     /// Leave the local D1 database unmigrated.
     pub unmigrated: bool,
     /// Extra `[vars]`.
