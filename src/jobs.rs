@@ -94,7 +94,8 @@ pub struct HowRan {
 
 /// Runs a stage in an invocation of its own when the deployment has the binding, else here.
 /// A stage whose invocation failed (unreachable, or an error answer) runs here instead, so
-/// nothing is skipped; the failure is reported.
+/// nothing is skipped; the failure is reported. A stage is safe to run twice (alert writes
+/// compare-and-set, deliveries are claimed with a lease, a probe checked twice is only extra).
 pub async fn hand_off<Q, A, F, Fut>(env: &Env, job: Job, request: Q, here: F) -> (A, HowRan)
 where
     Q: Serialize,

@@ -5,7 +5,6 @@
 //! coordinates. Each takes and answers JSON, and answers what it used of its invocation.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
@@ -45,39 +44,22 @@ impl Done {
     }
 }
 
-/// The configuration and a store whose statements are counted.
-struct Opened {
-    settings: Rc<Settings>,
-    store: Store,
-    statements: D1Statements,
-}
-
-impl Opened {
-    fn config(&self) -> &Config {
-        // `open` checked it.
-        self.settings.config.as_ref().expect("checked by open")
-    }
-
-    /// `done` with the statements this stage ran.
-    fn done(&self, mut done: Done) -> Done {
-        done.used.d1_statements += self.statements.get();
-        done
-    }
-}
-
-fn open(env: &Env) -> Result<Opened, String> {
-    let settings = settings::load(env);
-    if let Err(e) = &settings.config {
-        return Err(e.to_string());
-    }
-    let statements = D1Statements::default();
+/// What a stage runs with: the configuration and a store whose statements `statements` counts.
+fn ready<'a>(
+    env: &Env,
+    settings: &'a Settings,
+    statements: &D1Statements,
+) -> Result<(&'a Config, Store), String> {
+    let config = settings.config.as_ref().map_err(|e| e.to_string())?;
     let store =
         Store::counted(env, Operation::Cron, statements.clone()).map_err(|e| e.to_string())?;
-    Ok(Opened {
-        settings,
-        store,
-        statements,
-    })
+    Ok((config, store))
+}
+
+/// `done` with the statements the stage ran.
+fn counted(mut done: Done, statements: &D1Statements) -> Done {
+    done.used.d1_statements += statements.get();
+    done
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -98,24 +80,20 @@ pub struct Observed {
     pub done: Done,
 }
 
-impl Observed {
-    fn failed(self, failure: String) -> Observed {
-        Observed {
-            done: Done::failed(failure),
-            ..self
-        }
-    }
-}
-
 /// The self-probe (the availability SLI's probe half and the `vigil_dependency_*` metrics),
 /// the heartbeat monitors, and the status components without a ledger of their own.
 pub async fn observe(env: &Env, request: ObserveRequest) -> Observed {
-    let opened = match open(env) {
-        Ok(opened) => opened,
-        Err(e) => return Observed::default().failed(e),
+    let (settings, statements) = (settings::load(env), D1Statements::default());
+    let (config, store) = match ready(env, &settings, &statements) {
+        Ok(ready) => ready,
+        Err(e) => {
+            return Observed {
+                done: Done::failed(e),
+                ..Observed::default()
+            }
+        }
     };
-    let (config, store) = (opened.config(), &opened.store);
-    let mut failures = Vec::new();
+    let (store, mut failures) = (&store, Vec::new());
     let caller = probes::Caller {
         operation: Operation::Cron,
         statements: store.statements(),
@@ -146,7 +124,7 @@ pub async fn observe(env: &Env, request: ObserveRequest) -> Observed {
             .map(|r| (r.check.name().to_string(), r.passed()))
             .collect(),
         monitors,
-        done: opened.done(Done { failures, used }),
+        done: counted(Done { failures, used }, &statements),
     }
 }
 
@@ -186,29 +164,27 @@ pub struct Probed {
     pub done: Done,
 }
 
-impl Probed {
-    fn failed(self, failure: String) -> Probed {
-        Probed {
-            done: Done::failed(failure),
-            ..self
-        }
-    }
-}
-
 /// The probes due: their states read, their checks run in batches, what they found stored.
 pub async fn probes(env: &Env, request: ProbesRequest) -> Probed {
-    let opened = match open(env) {
-        Ok(opened) => opened,
-        Err(e) => return Probed::default().failed(e),
+    let (settings, statements) = (settings::load(env), D1Statements::default());
+    let (config, store) = match ready(env, &settings, &statements) {
+        Ok(ready) => ready,
+        Err(e) => {
+            return Probed {
+                done: Done::failed(e),
+                ..Probed::default()
+            }
+        }
     };
-    let (config, logger) = (opened.config(), &opened.settings.logger);
-    match synthetic::run_due(env, &opened.store, config, logger, request.now_ms).await {
+    let logger = &settings.logger;
+    match synthetic::run_due(env, &store, config, logger, request.now_ms).await {
         Ok(run) => {
             let used = run.used;
-            let done = opened.done(Done {
+            let done = Done {
                 failures: Vec::new(),
                 used,
-            });
+            };
+            let done = counted(done, &statements);
             Probed {
                 run: Some(run),
                 done,
@@ -224,7 +200,7 @@ pub async fn probes(env: &Env, request: ProbesRequest) -> Probed {
             let failures = vec![format!("probes: {e}")];
             Probed {
                 run: None,
-                done: opened.done(Done { failures, used }),
+                done: counted(Done { failures, used }, &statements),
             }
         }
     }
@@ -242,8 +218,9 @@ pub struct EvaluateRequest {
 
 /// One alerting pass over what the other stages observed, and the SLO summary.
 pub async fn evaluate(env: &Env, request: EvaluateRequest) -> Done {
-    let opened = match open(env) {
-        Ok(opened) => opened,
+    let (settings, statements) = (settings::load(env), D1Statements::default());
+    let (config, store) = match ready(env, &settings, &statements) {
+        Ok(ready) => ready,
         Err(e) => return Done::failed(e),
     };
     let dependencies: Vec<(Check, bool)> = request
@@ -257,15 +234,15 @@ pub async fn evaluate(env: &Env, request: EvaluateRequest) -> Done {
         probes: request.probes.as_ref(),
         monitors: request.monitors.as_ref(),
     };
-    let (config, logger) = (opened.config(), &opened.settings.logger);
     let mut failures = Vec::new();
-    if let Err(e) = engine::run(&opened.store, config, logger, request.now_ms, seen).await {
+    if let Err(e) = engine::run(&store, config, &settings.logger, request.now_ms, seen).await {
         failures.push(format!("alerting: {e}"));
     }
-    opened.done(Done {
+    let done = Done {
         failures,
         used: InvocationUse::default(),
-    })
+    };
+    counted(done, &statements)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -278,14 +255,15 @@ pub struct DeliverRequest {
 
 /// Sends the outbox's due notifications: at most one request per row, six at once.
 pub async fn deliver(env: &Env, request: DeliverRequest) -> Done {
-    let opened = match open(env) {
-        Ok(opened) => opened,
+    let (settings, statements) = (settings::load(env), D1Statements::default());
+    let (config, store) = match ready(env, &settings, &statements) {
+        Ok(ready) => ready,
         Err(e) => return Done::failed(e),
     };
-    let (config, logger) = (opened.config(), &opened.settings.logger);
+    let logger = &settings.logger;
     let (now_ms, limit) = (request.now_ms, request.limit);
     let mut done = Done::default();
-    match dispatch::deliver_due(env, &opened.store, config, logger, now_ms, limit).await {
+    match dispatch::deliver_due(env, &store, config, logger, now_ms, limit).await {
         Ok((delivered, failed)) if delivered + failed > 0 => {
             done.used.subrequests = (delivered + failed) as u32;
             done.used.connections = (delivered + failed).min(limits::CONNECTIONS) as u32;
@@ -297,5 +275,5 @@ pub async fn deliver(env: &Env, request: DeliverRequest) -> Done {
         Ok(_) => {}
         Err(e) => done.failures.push(format!("notifications: {e}")),
     }
-    opened.done(done)
+    counted(done, &statements)
 }
