@@ -25,8 +25,9 @@ limit is 30 s) and the embedded request: the example application's `GET /notes/:
 Vigil against the same handlers built without it (`--features bare`); goal ≤ 0.3 ms over the
 bare app.
 
-Figures: p50 and p99 (with RUNS samples, p99 is the worst but one) in ms, against 10 ms. A
-run's five probe batches run concurrently in one isolate, so each run's figure is their mean.
+Figures: p50 and p99 (nearest rank: with fewer than 100 samples, p99 is the slowest) in ms,
+against 10 ms. A run's five probe batches run concurrently in one isolate, so each run's figure
+is their mean.
 """
 
 import json
