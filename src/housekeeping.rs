@@ -1,18 +1,16 @@
 //! Housekeeping, on its own schedule (the first cron run of each hour): retention of rollups and
-//! delivered notifications, and archiving of old alert history to R2 before it leaves D1. It
-//! runs as a job of its own (`jobs`), so the hourly cron run costs no more CPU and D1 queries
-//! than any other; without the jobs binding the cron runs it itself.
+//! delivered notifications, and archiving of old alert history to R2 before it leaves D1. It is a
+//! stage of the cron run, so with the jobs binding it runs in an invocation of its own and the
+//! hourly cron run costs no more CPU and D1 queries than any other.
 
+use serde::{Deserialize, Serialize};
 use worker::Env;
 
-use crate::aggregator::client::Delivery;
-use crate::aggregator::hub;
+use crate::cron::stages::Done;
 use crate::health::probes::D1Statements;
 use crate::health::probes::R2_BINDING;
-use crate::jobs::{self, Job};
-use crate::settings;
 use crate::store::{describe, Store, HISTORY_RETENTION_MS};
-use crate::telemetry::log::{error_field, Level};
+use vigil_core::telemetry::limits::InvocationUse;
 use vigil_core::telemetry::store_cost::Operation;
 use vigil_core::time::iso_timestamp;
 
@@ -24,70 +22,35 @@ pub fn due(now_ms: f64) -> bool {
     ((now_ms / 60_000.0).floor() as i64).rem_euclid(60) == 0
 }
 
-/// What the cron's housekeeping step did.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HousekeepingRequest {
+    pub now_ms: f64,
+}
+
+/// What the hourly step did.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Housekept {
     /// History lines archived to R2.
     pub archived: usize,
-    /// Subrequests the cron made for it (the job's call).
-    pub subrequests: u32,
+    pub done: Done,
 }
 
-/// The hourly step: as a job of its own when the binding is there, else in this invocation
-/// (its D1 statements then count in `statements`).
-pub async fn run_due(
-    env: &Env,
-    now_ms: f64,
-    statements: D1Statements,
-) -> Result<Housekept, String> {
-    let Some(binding) = jobs::binding(env) else {
-        let archived = run(env, now_ms, statements).await?;
-        return Ok(Housekept {
-            archived,
-            subrequests: 0,
-        });
+/// The hourly step, as a stage of the cron run (see `cron::stages`).
+pub async fn stage(env: &Env, request: HousekeepingRequest) -> Housekept {
+    let statements = D1Statements::default();
+    let (archived, failures) = match run(env, request.now_ms, statements.clone()).await {
+        Ok(archived) => (archived, Vec::new()),
+        Err(e) => (0, vec![format!("housekeeping: {e}")]),
     };
-    let body = serde_json::to_string(&JobRequest { now_ms }).map_err(|e| e.to_string())?;
-    let answer = jobs::send(&binding, Job::Housekeeping, body).await?;
-    let done: JobAnswer =
-        serde_json::from_str(&answer).map_err(|e| format!("housekeeping's answer: {e}"))?;
-    Ok(Housekept {
-        archived: done.archived,
-        subrequests: 1,
-    })
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct JobRequest {
-    #[serde(rename = "nowMs")]
-    now_ms: f64,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct JobAnswer {
-    archived: usize,
-}
-
-/// The housekeeping job (see `jobs`): `{"nowMs": …}` in, `{"archived": n}` out.
-pub async fn run_job(body: &str, env: &Env) -> Result<String, String> {
-    let request: JobRequest =
-        serde_json::from_str(body).map_err(|e| format!("not a housekeeping job: {e}"))?;
-    let archived = run(env, request.now_ms, D1Statements::default()).await;
-    // The rows it cost are billed from this invocation's isolate, which may not be the cron's.
-    if let Err(e) = hub::flush(env, request.now_ms, Delivery::Merge).await {
-        let settings = settings::load(env);
-        let mut fields = serde_json::Map::new();
-        fields.insert(
-            "error".into(),
-            error_field("MetricsFlushFailed", &e.to_string()),
-        );
-        settings
-            .logger
-            .emit(Level::Warn, "housekeeping's cost not sent", fields);
+    let used = InvocationUse {
+        d1_statements: statements.get(),
+        ..InvocationUse::default()
+    };
+    Housekept {
+        archived,
+        done: Done { failures, used },
     }
-    serde_json::to_string(&JobAnswer {
-        archived: archived?,
-    })
-    .map_err(|e| e.to_string())
 }
 
 /// Applies retention and archives history older than 90 days as one JSON-lines object per run

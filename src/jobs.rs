@@ -165,7 +165,7 @@ pub async fn hub_job(path: String, body: String, env: Env) -> Result<String, JsV
         Some(Job::Evaluate) => run_stage(&body, |q| stages::evaluate(env, q)).await,
         Some(Job::Deliver) => run_stage(&body, |q| stages::deliver(env, q)).await,
         Some(Job::ProbeBatch) => synthetic::run_batch(&body, env).await,
-        Some(Job::Housekeeping) => housekeeping::run_job(&body, env).await,
+        Some(Job::Housekeeping) => run_stage(&body, |q| housekeeping::stage(env, q)).await,
         None => Err(format!("no job at {path}")),
     };
     answer.map_err(|e| JsValue::from_str(&e))

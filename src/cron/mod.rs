@@ -15,7 +15,7 @@ use crate::aggregator::client::Delivery;
 use crate::aggregator::hub::{self, Flushed};
 use crate::config::Config;
 use crate::health::probes::D1Statements;
-use crate::housekeeping;
+use crate::housekeeping::{self, HousekeepingRequest};
 use crate::jobs::{self, HowRan, Job};
 use crate::settings;
 use crate::store::Store;
@@ -171,21 +171,18 @@ async fn minute(env: &Env, store: &Store, config: &Config, now_ms: f64) -> Minut
     let (done, how) = jobs::hand_off(env, Job::Deliver, request, |q| stages::deliver(env, q)).await;
     run.absorb(done, how);
     if housekeeping::due(now_ms) {
-        match housekeeping::run_due(env, now_ms, store.statements()).await {
-            Ok(done) => {
-                run.own.subrequests += done.subrequests;
-                if done.archived > 0 {
-                    let mut fields = Map::new();
-                    fields.insert("archived".into(), done.archived.into());
-                    settings::load(env).logger.emit(
-                        Level::Info,
-                        "alert history archived to R2",
-                        fields,
-                    );
-                }
-            }
-            Err(e) => run.failures.push(format!("housekeeping: {e}")),
+        let request = HousekeepingRequest { now_ms };
+        let (kept, how) = jobs::hand_off(env, Job::Housekeeping, request, |q| {
+            housekeeping::stage(env, q)
+        })
+        .await;
+        if kept.archived > 0 {
+            let mut fields = Map::new();
+            fields.insert("archived".into(), kept.archived.into());
+            let logger = &settings::load(env).logger;
+            logger.emit(Level::Info, "alert history archived to R2", fields);
         }
+        run.absorb(kept.done, how);
     }
     run
 }

@@ -44,6 +44,24 @@ impl Done {
     }
 }
 
+impl From<Done> for Observed {
+    fn from(done: Done) -> Observed {
+        Observed {
+            done,
+            ..Observed::default()
+        }
+    }
+}
+
+impl From<Done> for Probed {
+    fn from(done: Done) -> Probed {
+        Probed {
+            done,
+            ..Probed::default()
+        }
+    }
+}
+
 /// What a stage runs with: the configuration and a store whose statements `statements` counts.
 fn ready<'a>(
     env: &Env,
@@ -86,12 +104,7 @@ pub async fn observe(env: &Env, request: ObserveRequest) -> Observed {
     let (settings, statements) = (settings::load(env), D1Statements::default());
     let (config, store) = match ready(env, &settings, &statements) {
         Ok(ready) => ready,
-        Err(e) => {
-            return Observed {
-                done: Done::failed(e),
-                ..Observed::default()
-            }
-        }
+        Err(e) => return Done::failed(e).into(),
     };
     let (store, mut failures) = (&store, Vec::new());
     let caller = probes::Caller {
@@ -169,12 +182,7 @@ pub async fn probes(env: &Env, request: ProbesRequest) -> Probed {
     let (settings, statements) = (settings::load(env), D1Statements::default());
     let (config, store) = match ready(env, &settings, &statements) {
         Ok(ready) => ready,
-        Err(e) => {
-            return Probed {
-                done: Done::failed(e),
-                ..Probed::default()
-            }
-        }
+        Err(e) => return Done::failed(e).into(),
     };
     let logger = &settings.logger;
     match synthetic::run_due(env, &store, config, logger, request.now_ms).await {
